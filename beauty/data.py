@@ -1,0 +1,122 @@
+"""SCUT-FBP5500 in its official layout, and the face crops the model trains on.
+
+Layout (as distributed): Images/*.jpg, train_test_files/All_labels.txt,
+train_test_files/split_of_60%training and 40%testing/{train,test}.txt,
+train_test_files/5_folders_cross_validations_files/cross_validation_N/{train,test}_N.txt.
+Each label line is "<image name> <mean rating 1..5>".
+
+Training images go through the app's own face pipeline (`beauty.face`), so the
+model sees at training time exactly the crops it sees in the app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+ENV_VAR = "SCUT_FBP5500_DIR"
+SPLIT_DIR = "split_of_60%training and 40%testing"
+FOLDS_DIR = "5_folders_cross_validations_files"
+PROTOCOLS = ["60-40"] + [f"fold{i}" for i in range(1, 6)]
+GROUPS = {"AF": "Asian female", "AM": "Asian male", "CF": "Caucasian female", "CM": "Caucasian male"}
+
+
+class DatasetError(Exception):
+    """The dataset folder is missing or not in the official layout."""
+
+
+def dataset_dir(path: str | os.PathLike | None = None) -> Path:
+    """The dataset root from the argument or $SCUT_FBP5500_DIR, checked."""
+    path = path or os.environ.get(ENV_VAR)
+    if not path:
+        raise DatasetError(f"No dataset folder: pass --data DIR or set {ENV_VAR} to the SCUT-FBP5500_v2 folder.")
+    root = Path(path)
+    for need in ("Images", "train_test_files/All_labels.txt"):
+        if not (root / need).exists():
+            raise DatasetError(f"{root} is not a SCUT-FBP5500_v2 folder: {need} is missing.")
+    return root
+
+
+def read_labels(path: Path, images: Path | None = None) -> list[tuple[str, float]]:
+    """Parse a label file; every line must be 'NAME.jpg SCORE' with 1 <= SCORE <= 5 and the image present."""
+    rows = []
+    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            name, score = parts[0], float(parts[1])
+            if len(parts) != 2 or not 1.0 <= score <= 5.0:
+                raise ValueError
+        except (ValueError, IndexError):
+            raise DatasetError(f"{path}:{i}: bad label line {line!r} (expected 'NAME.jpg SCORE', score 1..5).") from None
+        if images is not None and not (images / name).is_file():
+            raise DatasetError(f"{path}:{i}: image {name} is missing from {images}.")
+        rows.append((name, score))
+    if not rows:
+        raise DatasetError(f"{path} has no labels.")
+    return rows
+
+
+def protocol_files(root: Path, protocol: str) -> tuple[Path, Path]:
+    """(train, test) label files of '60-40' or 'foldN'."""
+    tt = root / "train_test_files"
+    if protocol == "60-40":
+        return tt / SPLIT_DIR / "train.txt", tt / SPLIT_DIR / "test.txt"
+    if protocol in PROTOCOLS:
+        n = protocol[4:]
+        d = tt / FOLDS_DIR / f"cross_validation_{n}"
+        return d / f"train_{n}.txt", d / f"test_{n}.txt"
+    raise DatasetError(f"Unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
+
+
+def load_split(root: Path, protocol: str) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    train_file, test_file = protocol_files(root, protocol)
+    images = root / "Images"
+    train, test = read_labels(train_file, images), read_labels(test_file, images)
+    overlap = {n for n, _ in train} & {n for n, _ in test}
+    if overlap:
+        raise DatasetError(f"{protocol}: {len(overlap)} images are in both train and test, e.g. {sorted(overlap)[:3]}.")
+    return train, test
+
+
+def group_of(name: str) -> str:
+    return GROUPS[name[:2]]
+
+
+def face_crops(root: Path, names: list[str], cache_dir: str | os.PathLike = ".cache", raw: bool = False) -> np.ndarray:
+    """N×350×350×3 uint8 crops of the named images, made by the app's face pipeline.
+
+    `raw=True` returns the dataset images untouched (they are 350×350 already), to
+    measure what the pipeline changes. Cached on disk because detection over 5,500
+    images takes a while; the cache key covers the names and the framing constants.
+    """
+    from .face import CROP_SIZE, FRAMING, FaceDetector, crop_face
+    from .image import load_image
+
+    key = hashlib.sha1(repr((names, FRAMING, CROP_SIZE, raw)).encode()).hexdigest()[:12]
+    cache = Path(cache_dir) / f"crops-{'raw' if raw else 'face'}-{len(names)}-{key}.npy"
+    if cache.exists():
+        return np.load(cache)
+    out = np.empty((len(names), CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    detector = None if raw else FaceDetector()
+    for i, name in enumerate(names):
+        rgb = load_image(root / "Images" / name)
+        if raw:
+            out[i] = rgb if rgb.shape[:2] == (CROP_SIZE, CROP_SIZE) else _resize(rgb, CROP_SIZE)
+            continue
+        faces = detector.detect(rgb)
+        # every SCUT image has a detectable face (measured: 5,500/5,500); fall back to the raw image otherwise
+        out[i] = crop_face(rgb, faces[0]) if faces else _resize(rgb, CROP_SIZE)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, out)
+    return out
+
+
+def _resize(rgb: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,122 @@
+"""Find faces with MediaPipe and crop each one the way SCUT-FBP5500 photos are framed.
+
+The model only ever saw SCUT-FBP5500 photos: 350×350, roughly frontal, eyes
+level, the face filling a fixed share of the frame. A selfie in a larger scene
+therefore has to be brought to that framing before it is scored. We do it with
+the detector's eye keypoints: rotate so the eyes are level, then scale and
+shift so the eyes land where the dataset's eyes land (`FRAMING`, measured by
+`tools/measure_framing.py` running this same detector over all 5,500 images).
+Training crops go through `crop_face` too, so train and app see the same thing.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import NoFaceError
+
+CROP_SIZE = 350
+DETECTOR_PATH = Path(__file__).resolve().parent.parent / "weights" / "face_detection_short_range.tflite"
+
+# Where the eyes sit in a SCUT-FBP5500 photo, in units of the 350-px side:
+# eye-midpoint position and inter-ocular distance (medians over the dataset).
+# Measured by tools/measure_framing.py; see README "Face framing".
+FRAMING = {"eye_x": 0.507, "eye_y": 0.460, "eye_dist": 0.253}
+
+
+@dataclass
+class Detection:
+    """One face in original-image pixels: box (x0, y0, x1, y1), eye centres, confidence."""
+
+    box: tuple[float, float, float, float]
+    right_eye: tuple[float, float]  # the subject's right eye (image left)
+    left_eye: tuple[float, float]
+    confidence: float
+
+    @property
+    def area(self) -> float:
+        return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
+
+
+class FaceDetector:
+    """MediaPipe Tasks face detector (short range, bundled model). Thread-safe."""
+
+    def __init__(self, model_path: str | Path = DETECTOR_PATH, min_confidence: float = 0.5):
+        from mediapipe.tasks.python import BaseOptions
+        from mediapipe.tasks.python.vision import FaceDetector as _MPDetector, FaceDetectorOptions
+
+        options = FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_buffer=Path(model_path).read_bytes()),
+            min_detection_confidence=min_confidence,
+        )
+        self._detector = _MPDetector.create_from_options(options)
+        self._lock = threading.Lock()
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        """All faces, largest first."""
+        import mediapipe as mp
+
+        h, w = rgb.shape[:2]
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        with self._lock:
+            result = self._detector.detect(image)
+        faces = []
+        for d in result.detections:
+            b = d.bounding_box
+            kp = [(k.x * w, k.y * h) for k in d.keypoints]
+            e1, e2 = sorted(kp[:2])  # order by x so "right eye" is the one on the image's left
+            box = (float(b.origin_x), float(b.origin_y), float(b.origin_x + b.width), float(b.origin_y + b.height))
+            faces.append(Detection(box, e1, e2, float(d.categories[0].score)))
+        return sorted(faces, key=lambda f: f.area, reverse=True)
+
+    def close(self):
+        self._detector.close()
+
+
+def crop_transform(det: Detection, size: int = CROP_SIZE, framing: dict = FRAMING) -> np.ndarray:
+    """2×3 affine matrix taking image pixels to the aligned size×size crop."""
+    (x1, y1), (x2, y2) = det.right_eye, det.left_eye
+    angle = np.degrees(np.arctan2(y2 - y1, x2 - x1))
+    eye_dist = max(np.hypot(x2 - x1, y2 - y1), 1e-3)
+    scale = framing["eye_dist"] * size / eye_dist
+    center = ((x1 + x2) / 2, (y1 + y2) / 2)
+    m = cv2.getRotationMatrix2D(center, angle, scale)
+    m[0, 2] += framing["eye_x"] * size - center[0]
+    m[1, 2] += framing["eye_y"] * size - center[1]
+    return m
+
+
+def crop_face(rgb: np.ndarray, det: Detection, size: int = CROP_SIZE, framing: dict = FRAMING) -> np.ndarray:
+    """The aligned size×size crop; borders outside the photo are mirrored, as a photo edge would continue."""
+    m = crop_transform(det, size, framing)
+    scale = float(np.hypot(m[0, 0], m[0, 1]))
+    if scale < 0.5:  # shrink first with area averaging so the warp does not alias
+        f = scale * 1.5
+        rgb = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        m = m.copy()
+        m[:, :2] /= f
+    return cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def box_in_crop(det: Detection, size: int = CROP_SIZE, framing: dict = FRAMING) -> tuple[float, float, float, float]:
+    """The detector's box mapped into crop coordinates (axis-aligned hull), for drawing."""
+    m = crop_transform(det, size, framing)
+    x0, y0, x1, y1 = det.box
+    pts = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]]) @ m.T
+    return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
+
+
+def find_faces(rgb: np.ndarray, detector: FaceDetector) -> list[tuple[Detection, np.ndarray]]:
+    """(detection, crop) for every face, largest first; NoFaceError when there is none."""
+    dets = detector.detect(rgb)
+    if not dets:
+        raise NoFaceError(
+            "No face was found. Use a well-lit, roughly frontal photo where the face is clearly visible "
+            "and not too small (at least about 1/8 of the picture)."
+        )
+    return [(d, crop_face(rgb, d)) for d in dets]

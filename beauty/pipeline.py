@@ -1,0 +1,72 @@
+"""The stages wired together: image -> faces -> one batched model call -> scores and percentiles."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import face as face_mod
+from .image import load_image
+from .percentile import percentile
+
+log = logging.getLogger("beauty")
+
+
+@dataclass
+class FaceScore:
+    index: int  # 1-based, largest face first
+    box: tuple[float, float, float, float]  # in the (EXIF-rotated, possibly downscaled) input image
+    crop: np.ndarray  # 350×350 aligned crop that was scored
+    score: float  # 1..5
+    percentile: float  # 0..100 among the 5,500 human ratings
+    confidence: float  # detector confidence
+
+
+@dataclass
+class Result:
+    image: np.ndarray  # the decoded RGB image the boxes refer to
+    faces: list[FaceScore] = field(default_factory=list)
+
+    @property
+    def main(self) -> FaceScore:
+        """The largest face: the headline result."""
+        return self.faces[0]
+
+
+class Scorer:
+    """Loads the detector and the model once; `score()` is safe to call from several threads."""
+
+    def __init__(self, model_path: str | Path | None = None, flip_tta: bool = True, max_faces: int = 8):
+        from .model import load_model
+        from .runtime import describe_device, resolve_model_path
+
+        self.device = describe_device()
+        self.model_path = resolve_model_path(model_path)
+        self.model = load_model(self.model_path)
+        self.detector = face_mod.FaceDetector()
+        self.flip_tta = flip_tta
+        self.max_faces = max_faces
+        self._model_lock = threading.Lock()
+        log.info("model %s on %s", self.model_path.name, self.device)
+
+    def score_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Scores of N aligned crops, one model call for the whole batch."""
+        from .model import predict
+
+        with self._model_lock:
+            return predict(self.model, crops, flip_tta=self.flip_tta)
+
+    def score(self, src) -> Result:
+        """Score every face in an image (path, bytes, PIL, array). Raises BeautyError subclasses."""
+        rgb = load_image(src)
+        found = face_mod.find_faces(rgb, self.detector)[: self.max_faces]
+        scores = self.score_crops(np.stack([c for _, c in found]))
+        faces = [
+            FaceScore(i + 1, d.box, c, float(s), percentile(float(s)), d.confidence)
+            for i, ((d, c), s) in enumerate(zip(found, scores))
+        ]
+        return Result(rgb, faces)

@@ -1,0 +1,204 @@
+"""Fine-tune the beauty regressor on SCUT-FBP5500.
+
+    python -m beauty.train --split 60-40 --out runs/mnv2-6040
+    python -m beauty.train --fold 3 --out runs/mnv2-fold3
+
+Recipe: the ImageNet backbone's pooled features fit a ridge-regression head in
+closed form (the "head first" phase, one forward pass instead of several
+epochs), then the whole network is fine-tuned with AdamW, a cosine schedule and
+MSE loss on augmented face crops (flip, small rotation/scale/shift like the
+detector's jitter, brightness/contrast). Crops come from `beauty.face`, the
+app's own pipeline. The output folder gets the model (float16 .npz + .json),
+checkpoints, the training curve (CSV + PNG) and the test metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data
+from .metrics import by_group, regression_metrics
+
+
+def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random flip, rotation ±8°, scale ±8 %, shift ±4 %, brightness/contrast ±15 % on 350-px crops."""
+    import cv2
+
+    out = np.empty(batch.shape, np.float32)
+    size = batch.shape[1]
+    for i, img in enumerate(batch):
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+        m = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-8, 8), rng.uniform(0.92, 1.08))
+        m[:, 2] += rng.uniform(-0.04, 0.04, 2) * size
+        img = cv2.warpAffine(np.ascontiguousarray(img), m, (size, size), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+        mean = img.mean()
+        img = (img - mean) * rng.uniform(0.85, 1.15) + mean * rng.uniform(0.85, 1.15)
+        out[i] = np.clip(img, 0, 255)
+    return out
+
+
+def make_sequence(x, y, batch_size, seed):
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        """Shuffled, augmented batches; a new permutation every epoch."""
+
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(x))
+
+        def __len__(self):
+            return math.ceil(len(x) / batch_size)
+
+        def __getitem__(self, i):
+            idx = self.order[i * batch_size:(i + 1) * batch_size]
+            return augment(x[idx], self.rng), y[idx].astype(np.float32)
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(x))
+
+    return Batches()
+
+
+def fit_head(model, x, y, batch_size, alpha=10.0):
+    """Closed-form ridge head on frozen pooled features (plain + mirrored crops)."""
+    import keras
+
+    feats = keras.Model(model.input, model.get_layer("head_dropout").input)
+    f = np.concatenate([feats.predict(x, batch_size=batch_size, verbose=0),
+                        feats.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)])
+    t = np.concatenate([y, y])
+    mu, tm = f.mean(0), t.mean()
+    fc = f - mu
+    w = np.linalg.solve(fc.T @ fc + alpha * len(fc) * np.eye(f.shape[1]) / 1000, fc.T @ (t - tm))
+    model.get_layer("head").set_weights([w[:, None].astype(np.float32), np.array([tm - mu @ w], np.float32)])
+    return regression_metrics(f @ w + tm - mu @ w, t)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--split", choices=["60-40"], default="60-40", help="official 60/40 train/test split")
+    g.add_argument("--fold", type=int, choices=range(1, 6), help="official 5-fold cross-validation fold")
+    p.add_argument("--data", help=f"dataset folder (default ${data.ENV_VAR})")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--backbone", default="mobilenet_v2", choices=["mobilenet_v2", "resnet50"])
+    p.add_argument("--imagenet", default="auto", help="backbone ImageNet weights: auto, none or a path")
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--crops", choices=["face", "raw"], default="face", help="app face pipeline or raw dataset images")
+    p.add_argument("--eval-every", type=int, default=0, help="also record test PC every N epochs (0: only at the end)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", default=".cache")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.weights.h5")
+    a = p.parse_args(argv)
+
+    import keras
+
+    from .model import build_regressor, load_model, predict, save_model
+
+    keras.utils.set_random_seed(a.seed)
+    protocol = f"fold{a.fold}" if a.fold else a.split
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    root = data.dataset_dir(a.data)
+    train, test = data.load_split(root, protocol)
+    names = sorted(n for n, _ in data.read_labels(root / "train_test_files" / "All_labels.txt"))
+    index = {n: i for i, n in enumerate(names)}
+    t0 = time.time()
+    crops = data.face_crops(root, names, a.cache_dir, raw=a.crops == "raw")
+    x_tr, y_tr = crops[[index[n] for n, _ in train]], np.array([s for _, s in train], np.float32)
+    x_te, y_te = crops[[index[n] for n, _ in test]], np.array([s for _, s in test], np.float32)
+    print(f"{protocol}: {len(train)} train / {len(test)} test crops ({a.crops}) ready in {time.time() - t0:.0f}s")
+
+    imagenet = None if a.imagenet == "none" else a.imagenet
+    model = build_regressor(a.backbone, a.image_size, imagenet=imagenet, mean_score=float(y_tr.mean()))
+    ckpt = out / "checkpoint.weights.h5"
+    history_path = out / "history.csv"
+    if a.resume and ckpt.exists():
+        model.load_weights(ckpt)
+        print(f"resumed from {ckpt}")
+    else:
+        t0 = time.time()
+        head = fit_head(model, x_tr, y_tr, a.batch_size)
+        print(f"head (ridge on frozen features): train PC {head['pc']:.4f} in {time.time() - t0:.0f}s")
+
+    steps = math.ceil(len(x_tr) / a.batch_size) * a.epochs
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, warmup_target=a.lr, warmup_steps=steps // 20)
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=a.weight_decay), loss="mse",
+                  metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
+
+    class TestEval(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if a.eval_every and (epoch + 1) % a.eval_every == 0:
+                m = regression_metrics(predict(self.model, x_te, flip_tta=False, batch_size=64), y_te)
+                logs["test_pc"], logs["test_mae"] = m["pc"], m["mae"]
+                print(f" - test PC {m['pc']:.4f} MAE {m['mae']:.4f}")
+
+    done = 0
+    if a.resume and history_path.exists():
+        done = max(0, len(history_path.read_text().strip().splitlines()) - 1)
+    model.fit(make_sequence(x_tr, y_tr, a.batch_size, a.seed), epochs=a.epochs, initial_epoch=done,
+              verbose=1 if __import__("sys").stdout.isatty() else 2,
+              callbacks=[TestEval(), keras.callbacks.CSVLogger(history_path, append=a.resume),
+                         keras.callbacks.ModelCheckpoint(ckpt, save_weights_only=True)])
+
+    cfg = {"protocol": protocol, "train_images": len(train), "epochs": a.epochs, "lr": a.lr,
+           "batch_size": a.batch_size, "seed": a.seed, "crops": a.crops}
+    path = save_model(model, out / "model.npz", cfg)
+    shipped = load_model(path)  # score with what is on disk (float16), not what is in memory
+    results = {}
+    for tta in (False, True):
+        pred = predict(shipped, x_te, flip_tta=tta, batch_size=64)
+        results["flip_tta" if tta else "plain"] = regression_metrics(pred, y_te)
+    results["groups"] = by_group(pred, y_te, [data.group_of(n) for n, _ in test])
+    np.save(out / "test_predictions.npy", pred)
+    (out / "metrics.json").write_text(json.dumps({"config": cfg, "test": results}, indent=2) + "\n")
+    plot_curve(history_path, out / "curve.png")
+    for k in ("plain", "flip_tta"):
+        m = results[k]
+        print(f"test {k:8s} PC {m['pc']:.4f}  MAE {m['mae']:.4f}  RMSE {m['rmse']:.4f}")
+    print(f"wrote {out}")
+
+
+def plot_curve(history_csv: Path, png: Path):
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(open(history_csv)))
+    if not rows:
+        return
+    ep = [int(r["epoch"]) + 1 for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(ep, [float(r["loss"]) for r in rows], "o-", label="train MSE")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE")
+    if rows[0].get("test_pc"):
+        ax2 = ax.twinx()
+        pts = [(e, float(r["test_pc"])) for e, r in zip(ep, rows) if r.get("test_pc")]
+        ax2.plot(*zip(*pts), "s--", color="C1", label="test PC")
+        ax2.set_ylabel("test PC")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
