@@ -87,19 +87,21 @@ def group_of(name: str) -> str:
     return GROUPS[name[:2]]
 
 
-def face_crops(root: Path, names: list[str], cache_dir: str | os.PathLike = ".cache", raw: bool = False) -> np.ndarray:
+def face_crops(root: Path, names: list[str], cache_dir: str | os.PathLike | None = ".cache", raw: bool = False) -> np.ndarray:
     """N×350×350×3 uint8 crops of the named images, made by the app's face pipeline.
 
     `raw=True` returns the dataset images untouched (they are 350×350 already), to
     measure what the pipeline changes. Cached on disk because detection over 5,500
     images takes a while; the cache key covers the names and the framing constants.
+    `cache_dir=None` computes without reading or writing a cache.
     """
-    from .face import CROP_SIZE, FRAMING, FaceDetector, crop_face
+    from .face import CROP_SIZE, FRAMING, PIPELINE_VERSION, FaceDetector, find_faces
+    from .errors import NoFaceError
     from .image import load_image
 
-    key = hashlib.sha1(repr((names, FRAMING, CROP_SIZE, raw)).encode()).hexdigest()[:12]
-    cache = Path(cache_dir) / f"crops-{'raw' if raw else 'face'}-{len(names)}-{key}.npy"
-    if cache.exists():
+    key = hashlib.sha1(repr((names, FRAMING, CROP_SIZE, PIPELINE_VERSION, raw)).encode()).hexdigest()[:12]
+    cache = Path(cache_dir) / f"crops-{'raw' if raw else 'face'}-{len(names)}-{key}.npy" if cache_dir else None
+    if cache and cache.exists():
         return np.load(cache)
     out = np.empty((len(names), CROP_SIZE, CROP_SIZE, 3), np.uint8)
     detector = None if raw else FaceDetector()
@@ -108,11 +110,13 @@ def face_crops(root: Path, names: list[str], cache_dir: str | os.PathLike = ".ca
         if raw:
             out[i] = rgb if rgb.shape[:2] == (CROP_SIZE, CROP_SIZE) else _resize(rgb, CROP_SIZE)
             continue
-        faces = detector.detect(rgb)
-        # every SCUT image has a detectable face (measured: 5,500/5,500); fall back to the raw image otherwise
-        out[i] = crop_face(rgb, faces[0]) if faces else _resize(rgb, CROP_SIZE)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.save(cache, out)
+        try:  # exactly the app's path: largest face, aligned and refined
+            out[i] = find_faces(rgb, detector)[0][1]
+        except NoFaceError:  # never happens on SCUT (5,500/5,500 detected); keep the photo as it is
+            out[i] = _resize(rgb, CROP_SIZE)
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, out)
     return out
 
 

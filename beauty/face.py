@@ -27,6 +27,7 @@ DETECTOR_PATH = Path(__file__).resolve().parent.parent / "weights" / "face_detec
 # eye-midpoint position and inter-ocular distance (medians over the dataset).
 # Measured by tools/measure_framing.py; see README "Face framing".
 FRAMING = {"eye_x": 0.507, "eye_y": 0.460, "eye_dist": 0.253}
+PIPELINE_VERSION = 2  # bump when crops change, so cached training crops are rebuilt
 
 
 @dataclass
@@ -91,9 +92,8 @@ def crop_transform(det: Detection, size: int = CROP_SIZE, framing: dict = FRAMIN
     return m
 
 
-def crop_face(rgb: np.ndarray, det: Detection, size: int = CROP_SIZE, framing: dict = FRAMING) -> np.ndarray:
-    """The aligned size×size crop; borders outside the photo are mirrored, as a photo edge would continue."""
-    m = crop_transform(det, size, framing)
+def warp(rgb: np.ndarray, m: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+    """Apply a crop transform; borders outside the photo are mirrored, as a photo edge would continue."""
     scale = float(np.hypot(m[0, 0], m[0, 1]))
     if scale < 0.5:  # shrink first with area averaging so the warp does not alias
         f = scale * 1.5
@@ -101,6 +101,30 @@ def crop_face(rgb: np.ndarray, det: Detection, size: int = CROP_SIZE, framing: d
         m = m.copy()
         m[:, :2] /= f
     return cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def align(rgb: np.ndarray, det: Detection, detector: FaceDetector | None = None) -> np.ndarray:
+    """Crop transform for one face, refined by a second detection on the first crop.
+
+    The detector's eye keypoints drift with head roll and with how much of the
+    photo the face fills. Detecting again on the upright, dataset-framed first
+    crop measures the eyes under the same conditions as `FRAMING` was measured
+    (on the dataset photos), so tilted or distant faces land where the dataset's do.
+    """
+    m = crop_transform(det)
+    if detector is None:
+        return m
+    again = detector.detect(warp(rgb, m))
+    if not again:
+        return m
+    c = CROP_SIZE / 2
+    d2 = min(again, key=lambda d: np.hypot((d.box[0] + d.box[2]) / 2 - c, (d.box[1] + d.box[3]) / 2 - c))
+    return crop_transform(d2) @ np.vstack([m, [0, 0, 1]])
+
+
+def crop_face(rgb: np.ndarray, det: Detection, detector: FaceDetector | None = None) -> np.ndarray:
+    """The aligned CROP_SIZE×CROP_SIZE crop of one face (refined when a detector is given)."""
+    return warp(rgb, align(rgb, det, detector))
 
 
 def box_in_crop(det: Detection, size: int = CROP_SIZE, framing: dict = FRAMING) -> tuple[float, float, float, float]:
@@ -119,4 +143,4 @@ def find_faces(rgb: np.ndarray, detector: FaceDetector) -> list[tuple[Detection,
             "No face was found. Use a well-lit, roughly frontal photo where the face is clearly visible "
             "and not too small (at least about 1/8 of the picture)."
         )
-    return [(d, crop_face(rgb, d)) for d in dets]
+    return [(d, crop_face(rgb, d, detector)) for d in dets]
