@@ -1,38 +1,127 @@
-"""Where the model runs and where its weights come from."""
+"""Where the model runs and where its weights come from.
+
+Device: the Keras backend's default device is used (TensorFlow and JAX put the
+model on the first GPU when one is visible). `BEAUTY_DEVICE` overrides it:
+
+* unset / `auto` — GPU if visible, else CPU;
+* `cpu` — hide GPUs (reproducible CPU numbers on a GPU box);
+* `gpu` — require a GPU: `DeviceError` when none is visible. Asking for a GPU
+  and silently getting the CPU would make a GPU deployment look healthy while
+  running several times slower, so this fails fast instead.
+
+Weights: the argument, `$BEAUTY_MODEL`, the bundled `weights/` files, or — when
+those are absent — a download from the Hub model repo `$BEAUTY_MODEL_REPO`
+(at `$BEAUTY_MODEL_REVISION`), checked against the hashes committed in
+`beauty/model_hashes.json` (see beauty.hub).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from .errors import ModelNotFoundError
+from .errors import BeautyError, ModelNotFoundError
+
+
+DEVICES = ("auto", "cpu", "gpu")
+
+
+class DeviceError(BeautyError):
+    """BEAUTY_DEVICE asks for something this machine or process cannot do."""
+
+
+def requested_device() -> str:
+    """The validated value of BEAUTY_DEVICE (default 'auto')."""
+    want = (os.environ.get("BEAUTY_DEVICE") or "auto").strip().lower()
+    if want not in DEVICES:
+        raise DeviceError(f"BEAUTY_DEVICE={want!r} is not valid. Use one of: {', '.join(DEVICES)}.")
+    return want
+
+
+def configure_device() -> str:
+    """Apply BEAUTY_DEVICE to the Keras backend (before the model is built) and describe the result."""
+    import keras
+
+    want = requested_device()
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return _configure_tensorflow(want)
+    if backend == "jax":
+        return _configure_jax(want)
+    if want == "gpu":
+        raise DeviceError(f"BEAUTY_DEVICE=gpu is supported with the TensorFlow and JAX backends, not {backend}.")
+    return backend
 
 
 def describe_device() -> str:
-    """Human-readable device Keras will use ('GPU: …' or 'CPU'); BEAUTY_DEVICE=cpu hides GPUs."""
-    import keras
+    """Human-readable device the model will run on ('GPU (…)' or 'CPU (…)'), after applying BEAUTY_DEVICE."""
+    return configure_device()
 
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
 
-        if os.environ.get("BEAUTY_DEVICE", "").lower() == "cpu":
+def _configure_tensorflow(want: str) -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")  # does not start the runtime
+    if want == "cpu" and gpus:
+        try:
             tf.config.set_visible_devices([], "GPU")
-        gpus = tf.config.list_logical_devices("GPU")
-        return f"GPU ({gpus[0].name}, TensorFlow)" if gpus else "CPU (TensorFlow)"
-    if backend == "jax":
-        import jax
+        except RuntimeError:  # the runtime already started on the GPU in this process
+            raise DeviceError(
+                "BEAUTY_DEVICE=cpu came too late: TensorFlow already uses the GPU in this process. "
+                "Set it in the environment before starting the program."
+            ) from None
+        gpus = []
+    if want == "gpu" and not gpus:
+        raise DeviceError(
+            "BEAUTY_DEVICE=gpu, but TensorFlow sees no GPU. Install the CUDA build "
+            "(pip install 'tensorflow[and-cuda]==2.21.0') and check nvidia-smi, or unset BEAUTY_DEVICE to use the CPU."
+        )
+    for g in gpus:
+        try:  # take GPU memory as needed instead of all of it up front
+            tf.config.experimental.set_memory_growth(g, True)
+        except RuntimeError:
+            pass
+    logical = tf.config.list_logical_devices("GPU") if gpus else []
+    return f"GPU ({logical[0].name}, TensorFlow)" if logical else "CPU (TensorFlow)"
 
-        d = jax.devices()[0]
-        return f"{d.platform.upper()} ({d.device_kind}, JAX)"
-    return f"{backend}"
+
+def _configure_jax(want: str) -> str:
+    import jax
+
+    if want == "cpu":
+        jax.config.update("jax_default_device", jax.devices("cpu")[0])
+    elif want == "gpu" and jax.default_backend() == "cpu":
+        raise DeviceError(
+            "BEAUTY_DEVICE=gpu, but JAX sees no GPU. Install jax[cuda12] or jax[cuda13], "
+            "or unset BEAUTY_DEVICE to use the CPU."
+        )
+    d = jax.devices("cpu")[0] if want == "cpu" else jax.devices()[0]
+    return f"{d.platform.upper()} ({d.device_kind}, JAX)"
 
 
-def resolve_model_path(path: str | Path | None = None) -> Path:
-    """The model file to load: the argument, $BEAUTY_MODEL, or the bundled weights/ file."""
+def resolve_model_path(path: str | Path | None = None, default: Path | None = None) -> Path:
+    """The model file to load: the argument, $BEAUTY_MODEL, the bundled weights/ file, or $BEAUTY_MODEL_REPO.
+
+    `default` replaces the bundled file (tests use it to simulate a checkout without weights).
+    """
     from .model import DEFAULT_MODEL
 
-    p = Path(path or os.environ.get("BEAUTY_MODEL") or DEFAULT_MODEL)
-    if not p.exists() or not p.with_suffix(".json").exists():
-        raise ModelNotFoundError(f"Model weights not found at {p} (and its .json).")
-    return p
+    explicit = path or os.environ.get("BEAUTY_MODEL")
+    if explicit:
+        p = Path(explicit)
+        if not p.exists() or not p.with_suffix(".json").exists():
+            raise ModelNotFoundError(f"Model weights not found at {p} (and its .json).")
+        return p
+    local = Path(default or DEFAULT_MODEL)
+    if local.exists() and local.with_suffix(".json").exists():
+        return local
+    repo = os.environ.get("BEAUTY_MODEL_REPO")
+    if repo:
+        from .hub import fetch_model
+
+        return fetch_model(repo, os.environ.get("BEAUTY_MODEL_REVISION") or None)
+    raise ModelNotFoundError(
+        f"No model weights: {local.name} and {local.with_suffix('.json').name} are not in {local.parent.name}/. "
+        "Either put both files there, or set BEAUTY_MODEL_REPO=owner/name (and optionally "
+        "BEAUTY_MODEL_REVISION) to download them from the Hugging Face Hub."
+    )
