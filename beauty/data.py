@@ -96,7 +96,7 @@ def face_crops(root: Path, names: list[str], cache_dir: str | os.PathLike | None
     `cache_dir=None` computes without reading or writing a cache.
     """
     from .face import CROP_SIZE, FRAMING, PIPELINE_VERSION, FaceDetector, find_faces
-    from .errors import NoFaceError
+    from .errors import BeautyError
     from .image import load_image
 
     key = hashlib.sha1(repr((names, FRAMING, CROP_SIZE, PIPELINE_VERSION, raw)).encode()).hexdigest()[:12]
@@ -112,7 +112,7 @@ def face_crops(root: Path, names: list[str], cache_dir: str | os.PathLike | None
             continue
         try:  # exactly the app's path: largest face, aligned and refined
             out[i] = find_faces(rgb, detector)[0][1]
-        except NoFaceError:  # never happens on SCUT (5,500/5,500 detected); keep the photo as it is
+        except BeautyError:  # never happens on SCUT (5,500/5,500 detected, none cut); keep the photo as it is
             out[i] = _resize(rgb, CROP_SIZE)
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,104 @@
+"""Write weights/MODEL_CARD.md and the `metrics` of the shipped model's JSON from evaluation outputs.
+
+    python -m beauty.evaluate --crops both --out artifacts/eval-6040
+    python -m beauty.evaluate --folds 'runs/fold{}/model.npz' --out artifacts/eval-folds
+    python tools/model_card.py artifacts/eval-6040/metrics.json artifacts/eval-folds/metrics.json runs/mnv2-6040
+
+The numbers in the card and in the JSON come from the same files, and
+tests/test_model.py re-checks them against the test split.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from beauty.metrics import BASELINES  # noqa: E402
+from beauty.model import DEFAULT_MODEL  # noqa: E402
+
+
+def row(name, m):
+    return f"| {name} | {m['pc']:.4f} | {m['mae']:.4f} | {m['rmse']:.4f} |"
+
+
+def main(eval_6040: str, eval_folds: str, run_dir: str, extra: str = ""):
+    e = json.loads(Path(eval_6040).read_text())
+    folds = json.loads(Path(eval_folds).read_text()) if Path(eval_folds).exists() else {}
+    run = json.loads((Path(run_dir) / "metrics.json").read_text())
+    face = e["face"]
+    cfg_path = DEFAULT_MODEL.with_suffix(".json")
+    cfg = json.loads(cfg_path.read_text())
+    cfg["metrics"] = {"60-40": dict(face["overall"], groups=face["groups"], flip_tta=e["flip_tta"])}
+    if folds:
+        cfg["metrics"]["5-fold"] = {k: v["overall"] for k, v in folds.items()}
+    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
+
+    lines = [
+        "# Model card: beauty_mobilenet_v2",
+        "",
+        "A regressor from a 350×350 aligned face crop to the mean attractiveness rating (1–5) that 60 people gave the",
+        "faces of **SCUT-FBP5500** (Liang et al. 2018, arXiv 1801.06345). For fun: it models one group of raters'",
+        "averages on one dataset, not a truth about anyone.",
+        "",
+        "## Model",
+        f"- Backbone: MobileNetV2 (width 1.0), ImageNet weights converted from torchvision (`tools/convert_mobilenet_v2.py`),",
+        f"  input {cfg['image_size']}×{cfg['image_size']} (the 350-px crop is resized inside the model), global average pooling,",
+        "  dropout 0.2, one linear output.",
+        f"- Weights: `beauty_mobilenet_v2.npz`, float16, {DEFAULT_MODEL.stat().st_size / 1e6:.1f} MB; config in `beauty_mobilenet_v2.json`.",
+        "- Inference: scores are the mean of the crop and its mirror image (flip TTA), clipped to 1–5.",
+        "",
+        "## Training",
+        f"- Data: the official 60/40 split, **train part only** ({cfg.get('train_images', 3300)} images); test images never seen.",
+        "- Crops: every training photo goes through the app's own pipeline (`beauty.face.find_faces`: MediaPipe detection,",
+        "  eye levelling, dataset framing), so training and app see the same thing.",
+        f"- Recipe: ridge-regression head fitted in closed form on frozen features, then the whole network fine-tuned",
+        f"  {cfg.get('epochs')} epochs, AdamW (lr {cfg.get('lr')}, weight decay 1e-4, 5 % warm-up, cosine decay), batch {cfg.get('batch_size')},",
+        "  MSE loss; augmentation: flip, rotation ±8°, scale ±8 %, shift ±4 %, brightness/contrast ±15 %; seed 0.",
+        "- Command: `python -m beauty.train --split 60-40 --epochs "
+        f"{cfg.get('epochs')} --lr {cfg.get('lr')} --out runs/mnv2-6040` on 2 CPU cores (no GPU was available).",
+        "",
+        "## Accuracy on the 60/40 test split (2,200 images)",
+        "",
+        "| model | PC | MAE | RMSE |",
+        "|---|---|---|---|",
+    ]
+    for name, b in BASELINES.items():
+        lines.append(row(f"{name} (published)", dict(zip(("pc", "mae", "rmse"), b["60-40"]))))
+    lines.append(row("**ours**, app pipeline crops, flip TTA", face["overall"]))
+    if "raw" in e:
+        lines.append(row("ours, raw dataset images, flip TTA", e["raw"]["overall"]))
+    t = run["test"]
+    lines.append(row("ours, app pipeline crops, no TTA (train-time eval)", t["plain"]))
+    lines += ["", "Per subgroup (app pipeline crops, flip TTA):", "", "| group | n | PC | MAE | RMSE |", "|---|---|---|---|---|"]
+    for g, m in face["groups"].items():
+        lines.append(f"| {g} | {m['n']} | {m['pc']:.4f} | {m['mae']:.4f} | {m['rmse']:.4f} |")
+    lines += ["", "## 5-fold cross-validation", ""]
+    if folds:
+        lines += ["| fold | PC | MAE | RMSE |", "|---|---|---|---|"]
+        for k, v in folds.items():
+            lines.append(row(k, v["overall"]))
+        if len(folds) == 5:
+            mean = {m: sum(v["overall"][m] for v in folds.values()) / 5 for m in ("pc", "mae", "rmse")}
+            lines.append(row("**mean of 5**", mean))
+        for name, b in BASELINES.items():
+            lines.append(row(f"{name} (published, mean)", dict(zip(("pc", "mae", "rmse"), b["5-fold"]))))
+    lines += [extra, ""] if extra else []
+    lines += [
+        "## Dataset and limits",
+        "- SCUT-FBP5500: 5,500 frontal, neutral faces, 350×350: 2,000 Asian female, 2,000 Asian male, 750 Caucasian",
+        "  female, 750 Caucasian male, aged 15–60, rated 1–5 by 60 volunteers (mostly Chinese university students).",
+        "- Nobody else is represented: faces of other ethnicities, children, older adults, strong make-up, glasses,",
+        "  profile views or unusual lighting are outside what it learnt; its scores there mean even less.",
+        "- The ratings encode one group's taste, with its biases; the model reproduces them. It is not a measure of",
+        "  anyone's worth and must not be used to make decisions about people.",
+        "- Licence: the dataset is for non-commercial research only, and so are these weights.",
+        "",
+    ]
+    (DEFAULT_MODEL.parent / "MODEL_CARD.md").write_text("\n".join(lines))
+    print("wrote", DEFAULT_MODEL.parent / "MODEL_CARD.md", "and", cfg_path)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
