@@ -24,6 +24,7 @@ class FaceScore:
     score: float  # 1..5
     percentile: float  # 0..100 among the 5,500 human ratings
     confidence: float  # detector confidence
+    detection: face_mod.Detection | None = None  # eyes + box, e.g. for face_mod.box_in_crop (drawing)
 
 
 @dataclass
@@ -65,8 +66,42 @@ class Scorer:
         rgb = load_image(src)
         found = face_mod.find_faces(rgb, self.detector)[: self.max_faces]
         scores = self.score_crops(np.stack([c for _, c in found]))
-        faces = [
-            FaceScore(i + 1, d.box, c, float(s), percentile(float(s)), d.confidence)
-            for i, ((d, c), s) in enumerate(zip(found, scores))
-        ]
-        return Result(rgb, faces)
+        return Result(rgb, _faces(found, scores))
+
+    def score_many(self, srcs, batch_faces: int = 16):
+        """Score several images with one model call per `batch_faces` faces, not one per image.
+
+        Yields (src, Result) or (src, BeautyError) in input order: a file that cannot be
+        read or has no face yields its error and the others are still scored.
+        """
+        from .errors import BeautyError
+
+        pending, n_faces = [], 0  # (src, rgb, found) or (src, error, None), waiting for the model
+        for src in srcs:
+            try:
+                rgb = load_image(src)
+                found = face_mod.find_faces(rgb, self.detector)[: self.max_faces]
+                pending.append((src, rgb, found))
+                n_faces += len(found)
+            except BeautyError as e:
+                pending.append((src, e, None))
+            if n_faces >= batch_faces:
+                yield from self._flush(pending)
+                pending, n_faces = [], 0
+        yield from self._flush(pending)
+
+    def _flush(self, pending):
+        crops = [c for _, _, found in pending if found for _, c in found]
+        scores = iter(self.score_crops(np.stack(crops)) if crops else [])
+        for src, rgb, found in pending:
+            if found is None:
+                yield src, rgb  # the error
+            else:
+                yield src, Result(rgb, _faces(found, [next(scores) for _ in found]))
+
+
+def _faces(found, scores) -> list[FaceScore]:
+    return [
+        FaceScore(i + 1, d.box, c, float(s), percentile(float(s)), d.confidence, d)
+        for i, ((d, c), s) in enumerate(zip(found, scores))
+    ]
