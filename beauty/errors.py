@@ -1,4 +1,10 @@
-"""User-facing errors: their message is shown as is, so it says what is wrong and what to do."""
+"""User-facing errors: their message is shown as is, so it says what is wrong and what to do.
+
+Every message is one or two complete sentences, names no internals (no paths,
+no exception class names, no stack traces) and ends with what the user can do.
+Front ends (web UI, CLI) show `str(err)` for any `BeautyError` and a generic
+sentence for anything else.
+"""
 
 
 class BeautyError(Exception):
@@ -9,9 +15,42 @@ class ImageError(BeautyError):
     """The input is not an image we can read."""
 
 
+class UnsupportedFormatError(ImageError):
+    """A file we recognise but do not read (HEIC, SVG, PDF, video, text, ...) or cannot identify."""
+
+
+class DamagedImageError(ImageError):
+    """An image format we read, but the file is truncated or corrupt."""
+
+
+class ImageTooLargeError(ImageError):
+    """Too many bytes or too many pixels (decompression bombs land here)."""
+
+
+class ImageTooSmallError(ImageError):
+    """Too few pixels to hold a face."""
+
+
 class NoFaceError(BeautyError):
     """The image was read but no face was found."""
 
 
+class FaceCutError(NoFaceError):
+    """Faces were found, but every one is largely cut off by the photo's border."""
+
+
 class ModelNotFoundError(BeautyError):
     """No model weights locally and none to fetch."""
+
+
+class BusyError(BeautyError):
+    """The server is at capacity; the request was not started."""
+
+
+def user_message(err: BaseException) -> str:
+    """What to show the user for any exception: the sentence of a BeautyError, a generic one otherwise."""
+    if isinstance(err, BeautyError):
+        return str(err)
+    if isinstance(err, MemoryError):
+        return "The server ran out of memory on this image. Please try a smaller photo."
+    return "Something went wrong while scoring this photo. Please try another photo or try again later."

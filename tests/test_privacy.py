@@ -1,0 +1,352 @@
+"""Privacy and safety of the web app: no user image outlives its request on disk, no image data in
+logs, sessions never see each other's shots, no file outside the app's own outputs is served, and
+model files cannot run code. A real server on 127.0.0.1 with its own GRADIO_TEMP_DIR and TMPDIR,
+so every file it writes can be found.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import hostile  # noqa: E402
+import loadtest  # noqa: E402
+
+# The production mechanisms with shorter times, so the test can wait them out:
+SWEEP = (2, 14)  # delete_cache (production: ui.BLOCKS)
+UPLOAD_TTL = 6  # forget_upload delay (production: ui.UPLOAD_TTL)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with loadtest.start_server(tmp_path_factory.mktemp("server"), blocks={"delete_cache": list(SWEEP)},
+                               ui_overrides={"UPLOAD_TTL": UPLOAD_TTL}) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> list[Path]:
+    """Face photos with clearly different scores (astronaut, its grayscale, a cropped one, dataset photos)."""
+    d = tmp_path_factory.mktemp("photos")
+    cases = {c.name: c for c in hostile.build(include_dataset=False)}
+    paths = []
+    for name in ("jpeg", "grayscale", "face_cut_10"):
+        p = d / f"{name}-{cases[name].filename}"
+        p.write_bytes(cases[name].data)
+        paths.append(p)
+    for name, data in hostile.dataset_photos(3):
+        p = d / name
+        p.write_bytes(data)
+        paths.append(p)
+    return paths
+
+
+def _ui():
+    from beauty import ui
+
+    return ui
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def test_each_client_is_its_own_session(server):
+    a, b = loadtest.client(server.url), loadtest.client(server.url)
+    assert a.session_hash != b.session_hash
+    a.close()
+    b.close()
+
+
+def test_webcam_shots_do_not_mix_between_sessions(server, photos):
+    """Sessions shooting different faces at the same time (/shot): each best shot is the session's own."""
+    out = loadtest.run_sessions(server, photos[:4], shots_each=3)
+    assert len(set(out["own_scores"].values())) == len(out["own_scores"]), out  # the faces are distinguishable
+    assert not out["mixed_up"], out
+    assert all(n == out["shots_each"] for n in out["gallery_sizes"].values()), out  # only its own shots
+
+
+def test_live_streams_do_not_mix_between_sessions(scorer, photos):
+    """/stream can't be driven by gradio_client (it has no 'process_streaming' message), so the live
+    handler runs here with one state per session, from several threads at once, as the server does."""
+    ui = _ui()
+    ui._scorer = scorer
+    from beauty.image import load_image
+
+    def jittered(rgb):  # one session's live frames: its face, brightness moving a little
+        return [np.clip(rgb.astype(np.int16) + (k - 3) * 3, 0, 255).astype(np.uint8) for k in range(6)]
+
+    streams = [jittered(load_image(p)) for p in photos[:3]]
+    best_own = [max(scorer.score(f).main.score for f in frames) for frames in streams]  # alone, in order
+    assert min(abs(a - b) for i, a in enumerate(best_own) for b in best_own[i + 1:]) > 0.01, best_own
+    states = [ui.new_session() for _ in streams]
+    barrier = threading.Barrier(len(streams))
+
+    def stream(i):
+        barrier.wait()
+        for f in streams[i]:
+            ui.live_frame(f, states[i])
+
+    threads = [threading.Thread(target=stream, args=(i,)) for i in range(len(streams))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for i, st in enumerate(states):
+        live = [s for s in st["shots"] if s["source"] == "live"]
+        assert len(live) == 1 and len(st["shots"]) == 1, st["shots"]
+        assert abs(live[0]["score"] - best_own[i]) < 1e-3, (i, live[0]["score"], best_own)
+        ui.reset_shots(st)
+
+
+# ---------------------------------------------------------------- nothing stays on disk
+
+
+def _user_images(server, names=None) -> list[Path]:
+    found = server.image_files(everywhere=True)
+    return [p for p in found if names is None or p.name in names]
+
+
+def test_best_shot_download_is_short_lived(server, photos):
+    """The best-shot download is written to a private folder for Gradio to copy, one file per update; it
+    deletes itself DOWNLOAD_TTL s later (checked at the end of the burst test below), Reset or not."""
+    from gradio_client import handle_file
+
+    def best_files():
+        return {p for p in server.files(everywhere=True) if p.name.startswith("best-shot") and "beauty-best-" in str(p)}
+
+    before = best_files()
+    c = loadtest.client(server.url)
+    c.predict(handle_file(str(photos[0])), api_name="/shot")
+    c.predict(handle_file(str(photos[1])), api_name="/shot")
+    out = c.predict(api_name="/reset")
+    assert "No shots" in out[2]
+    assert 1 <= len(best_files() - before) <= 2  # one per update, each on its own timer
+    c.close()
+
+
+def test_no_user_image_left_after_a_burst(server, photos, artifacts):
+    """A burst of uploads (good, bad, never scored): the originals are gone UPLOAD_TTL s after scoring, every
+    output image once the sweep's age has passed; measured windows are written to artifacts/."""
+    import httpx
+    from gradio_client import handle_file
+
+    ui = _ui()
+    bad = photos[0].parent / "not-a-photo.jpg"
+    bad.write_bytes(b"hello, not a photo" * 50)
+    uploads = [photos[0], photos[1], photos[2], bad]
+    errors = []
+
+    def client_burst(i):
+        c = loadtest.client(server.url)
+        for k in range(4):
+            try:
+                c.predict(handle_file(str(uploads[(i + k) % len(uploads)])), api_name="/score")
+            except Exception as e:  # noqa: BLE001 - the bad photo's message
+                errors.append(str(e))
+        c.close()
+
+    threads = [threading.Thread(target=client_burst, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    stray = httpx.post(server.url + "gradio_api/upload",
+                       files={"files": ("never-scored.jpg", photos[0].read_bytes(), "image/jpeg")}).json()[0]
+    t_end = time.monotonic()
+    assert len(errors) == 3 and all("text file" in e for e in errors), errors
+    names = {p.name for p in uploads}
+    at_end = len(_user_images(server))
+
+    # originals: deleted by the handler UPLOAD_TTL s after scoring
+    while time.monotonic() < t_end + UPLOAD_TTL + 1.5:
+        time.sleep(0.5)
+    left_originals = _user_images(server, names)
+    after_ttl = len(_user_images(server))
+    assert not left_originals, left_originals
+    assert Path(stray).exists()  # never scored: only the sweep removes it
+
+    # everything else (outputs, the stray upload, best-shot downloads and their cache copies): the
+    # delete_cache sweep, and the download's own timer
+    deadline = t_end + max(SWEEP[0] + SWEEP[1], getattr(ui, "DOWNLOAD_TTL", 0)) + 4
+    while _user_images(server) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = _user_images(server)
+    (artifacts / "privacy-window.txt").write_text(
+        f"user images on disk right after the burst: {at_end}\n"
+        f"after UPLOAD_TTL={UPLOAD_TTL}s (+1.5): {after_ttl} (originals: {len(left_originals)})\n"
+        f"after delete_cache={SWEEP} / DOWNLOAD_TTL={getattr(ui, 'DOWNLOAD_TTL', None)} (+4s): {len(left)}\n")
+    assert not left, left
+
+
+def test_same_photo_uploaded_twice_is_not_deleted_under_a_waiting_request(server, photos):
+    """Gradio keeps one file per content: if B uploads A's photo again while A's deletion is pending,
+    B's request (arriving after A's deletion was due) must still find it."""
+    import httpx
+    from gradio_client import handle_file
+
+    photo = photos[2]
+    t0 = time.monotonic()
+    loadtest.client(server.url).predict(handle_file(str(photo)), api_name="/score")  # A: deletion due at ~t0+TTL
+    time.sleep(UPLOAD_TTL * 0.6)
+    path = httpx.post(server.url + "gradio_api/upload",
+                      files={"files": (photo.name, photo.read_bytes(), "image/jpeg")}).json()[0]  # B uploads
+    while time.monotonic() < t0 + UPLOAD_TTL + 1.5:  # A's due time passes while B "waits"
+        time.sleep(0.25)
+    r = httpx.post(server.url + "gradio_api/call/score", timeout=30,
+                   json={"data": [{"path": path, "orig_name": photo.name, "meta": {"_type": "gradio.FileData"}}]})
+    out = httpx.get(server.url + f"gradio_api/call/score/{r.json()['event_id']}", timeout=60).text
+    assert "event: complete" in out and "/ 5" in out, out[:500]
+
+
+def test_logs_contain_no_image_data(server):
+    log = server.log()
+    assert "data:image" not in log
+    assert not re.search(r"[A-Za-z0-9+/=]{200,}", log), "long base64 run in the log"
+    for magic in ("/9j/", "iVBORw0KGgo", "\ufffd\ufffd\ufffd\ufffd", "JFIF", "\x89PNG", "Exif"):
+        assert magic not in log, magic
+    assert len(log) < 200_000, "the log grows with traffic"
+
+
+# ---------------------------------------------------------------- what the server serves
+
+
+@pytest.mark.parametrize("path", [
+    "gradio_api/file=/etc/passwd",
+    "gradio_api/file=%2Fetc%2Fpasswd",
+    "gradio_api/file=../../../../etc/passwd",
+    "gradio_api/file/etc/passwd",
+    "file=/etc/passwd",
+    "gradio_api/file=weights/beauty_mobilenet_v2.json",
+    "gradio_api/file=weights/beauty_mobilenet_v2.npz",
+    f"gradio_api/file={ROOT}/weights/beauty_mobilenet_v2.json",
+    f"gradio_api/file={ROOT}/weights/face_detection_short_range.tflite",
+    f"gradio_api/file={ROOT}/beauty/ui.py",
+    "gradio_api/file=app.py",
+    "gradio_api/file=beauty/ratings.txt",
+    "gradio_api/file=.git/config",
+    "gradio_api/file=/proc/self/environ",
+])
+def test_files_outside_the_app_are_not_served(server, path):
+    import httpx
+
+    r = httpx.get(server.url + path, timeout=30)
+    assert r.status_code in (403, 404), (path, r.status_code)
+    assert "root:" not in r.text and "backbone" not in r.text and "import" not in r.text
+
+
+def test_server_paths_in_requests_are_refused(server):
+    """A request naming a server file instead of an upload never reaches the handler (no read, no copy)."""
+    import httpx
+
+    for target in ("/etc/passwd", "/dev/zero", str(ROOT / "weights" / "beauty_mobilenet_v2.npz")):
+        r = httpx.post(server.url + "gradio_api/call/score", timeout=30,
+                       json={"data": [{"path": target, "meta": {"_type": "gradio.FileData"}}]})
+        event = r.json()["event_id"]
+        out = httpx.get(server.url + f"gradio_api/call/score/{event}", timeout=30).text
+        assert "event: error" in out and "root:" not in out, out[:300]
+    assert not [p for p in server.files(everywhere=True) if p.name in ("passwd", "zero", "beauty_mobilenet_v2.npz")]
+    assert server.alive()
+
+
+def test_launch_settings():
+    ui = _ui()
+    kw = ui.launch_kwargs()
+    assert not kw.get("allowed_paths") and not kw.get("share")
+    assert kw["max_file_size"] == ui.MAX_FILE_SIZE
+    from beauty.image import MAX_BYTES
+
+    assert ui.MAX_FILE_SIZE == MAX_BYTES and kw["show_error"] is False
+    freq, age = ui.BLOCKS["delete_cache"]
+    assert freq <= 60 and age <= 300
+    assert ui.QUEUE["max_size"] and ui.QUEUE["default_concurrency_limit"]
+
+
+def test_forget_upload_only_touches_gradio_uploads(tmp_path, monkeypatch):
+    ui = _ui()
+    uploads, elsewhere = tmp_path / "gradio", tmp_path / "other"
+    (uploads / "abc").mkdir(parents=True)
+    elsewhere.mkdir()
+    inside, outside = uploads / "abc" / "me.jpg", elsewhere / "me.jpg"
+    inside.write_bytes(b"x")
+    outside.write_bytes(b"x")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    monkeypatch.setattr(ui, "UPLOAD_TTL", 0.2)
+    for p in (inside, outside, uploads / ".." / "other" / "me.jpg"):
+        ui.forget_upload({"path": str(p)})
+    ui.forget_upload(None)
+    ui.forget_upload({"url": "data:..."})
+    time.sleep(1.0)
+    assert not inside.exists() and outside.exists()
+
+
+# ---------------------------------------------------------------- model files cannot run code
+
+
+def test_pickled_object_in_model_file_is_refused(tmp_path):
+    """A .npz whose weight is a pickled object (code on load) is refused, and the code never runs."""
+    import json
+    import os
+
+    from beauty.model import DEFAULT_MODEL, load_model
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with np.load(DEFAULT_MODEL, allow_pickle=False) as real:
+        arrays = {k: real[k] for k in real.files}
+    first = sorted(arrays)[0]
+    arrays[first] = np.array([Evil()], dtype=object)
+    evil = tmp_path / "model.npz"
+    np.savez(evil, **arrays)  # np.savez pickles object arrays
+    evil.with_suffix(".json").write_text(json.dumps(json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        load_model(evil)
+    assert not marker.exists()
+
+
+UNSAFE = [
+    (r"\bimport pickle\b|\bpickle\.loads?\(", "pickle"),
+    (r"allow_pickle\s*=\s*True", "np.load(allow_pickle=True)"),
+    (r"safe_mode\s*=\s*False", "keras unsafe deserialisation"),
+    (r"enable_unsafe_deserialization", "keras unsafe deserialisation"),
+    (r"keras\.(models|saving)\.load_model|tf\.keras\.models\.load_model", "full Keras model loading"),
+    (r"\bjoblib\b|\bdill\b|\bcloudpickle\b|\bmarshal\.loads", "pickle-like loaders"),
+    (r"torch\.load\((?![^)]*weights_only\s*=\s*True)", "torch.load without weights_only=True"),
+    (r"yaml\.load\((?![^)]*SafeLoader)", "yaml.load without SafeLoader"),
+]
+
+
+def test_no_code_executing_loaders_in_the_app():
+    files = sorted((ROOT / "beauty").glob("*.py")) + [ROOT / "app.py"]
+    problems = []
+    for f in files:
+        src = f.read_text()
+        ast.parse(src)
+        for pattern, what in UNSAFE:
+            for m in re.finditer(pattern, src):
+                problems.append(f"{f.relative_to(ROOT)}:{src[:m.start()].count(chr(10)) + 1}: {what}")
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("eval", "exec"):
+                problems.append(f"{f.relative_to(ROOT)}:{node.lineno}: {node.func.id}()")
+    assert not problems, problems
+
+
+def test_detector_is_a_flatbuffer_not_code():
+    from beauty.face import DETECTOR_PATH
+
+    head = DETECTOR_PATH.read_bytes()[:8]
+    assert head[4:8] == b"TFL3", head  # TFLite flatbuffer: data only
