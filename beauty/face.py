@@ -59,27 +59,61 @@ class FaceDetector:
         self._detector = _MPDetector.create_from_options(options)
         self._lock = threading.Lock()
         # close before interpreter teardown: MediaPipe's own __del__ then prints a traceback to stderr
-        weakref.finalize(self, self._detector.close)
+        weakref.finalize(self, _close_quietly, self._detector)
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
-        """All faces, largest first."""
+        """All faces, largest first.
+
+        The short-range model sees faces down to about 1/8 of the picture. When the
+        whole frame gives nothing, the four overlapping quarter tiles (60 % of each
+        side) are searched too, so a selfie taken from further away still works.
+        """
+        faces = self._detect(rgb)
+        h, w = rgb.shape[:2]
+        if not faces and min(h, w) >= 256:
+            th, tw = int(h * 0.6), int(w * 0.6)
+            for y0 in (0, h - th):
+                for x0 in (0, w - tw):
+                    for f in self._detect(rgb[y0:y0 + th, x0:x0 + tw], (x0, y0)):
+                        if all(_iou(f.box, g.box) < 0.3 for g in faces):
+                            faces.append(f)
+        return sorted(faces, key=lambda f: f.area, reverse=True)
+
+    def _detect(self, rgb: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[Detection]:
         import mediapipe as mp
 
         h, w = rgb.shape[:2]
+        ox, oy = offset
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         with self._lock:
             result = self._detector.detect(image)
         faces = []
         for d in result.detections:
             b = d.bounding_box
-            kp = [(k.x * w, k.y * h) for k in d.keypoints]
+            kp = [(k.x * w + ox, k.y * h + oy) for k in d.keypoints]
             e1, e2 = sorted(kp[:2])  # order by x so "right eye" is the one on the image's left
-            box = (float(b.origin_x), float(b.origin_y), float(b.origin_x + b.width), float(b.origin_y + b.height))
+            box = (float(b.origin_x + ox), float(b.origin_y + oy),
+                   float(b.origin_x + ox + b.width), float(b.origin_y + oy + b.height))
             faces.append(Detection(box, e1, e2, float(d.categories[0].score)))
-        return sorted(faces, key=lambda f: f.area, reverse=True)
+        return faces
 
     def close(self):
-        self._detector.close()
+        _close_quietly(self._detector)
+
+
+def _close_quietly(mp_detector):
+    """Close a MediaPipe detector; at interpreter exit its executor is already gone, so just drop the handle."""
+    try:
+        mp_detector.close()
+    except Exception:
+        mp_detector._handle = None  # the process is ending and frees it; keeps MediaPipe's __del__ silent
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
 
 
 def crop_transform(det: Detection, size: int = CROP_SIZE, framing: dict = FRAMING) -> np.ndarray:
