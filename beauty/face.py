@@ -200,7 +200,7 @@ def find_faces(rgb: np.ndarray, detector: FaceDetector) -> list[tuple[Detection,
     if not dets:
         raise NoFaceError(
             "No face was found. Use a well-lit, roughly frontal photo where the face is clearly visible "
-            "and not too small (at least about 1/8 of the picture)."
+            "and not too small (at least about 1/10 of the picture width)."
         )
     whole = [d for d in dets if outside_fraction(d, rgb.shape) <= MAX_OUTSIDE]
     if not whole:

@@ -61,10 +61,10 @@ def test_dataset_photos_are_nearly_unchanged(detector):
 
 
 def test_distant_face_is_found_by_tile_search(detector):
-    """A face ~1/11 of the picture wide is below the short-range model's reach on the full frame."""
+    """A face ~1/8 of the picture wide is below the short-range model's reach on the full frame."""
     scene = np.full((1200, 1600, 3), 120, np.uint8)
-    face = cv2.resize(skdata.astronaut(), (370, 370), interpolation=cv2.INTER_AREA)
-    scene[300:670, 900:1270] = face
+    face = cv2.resize(skdata.astronaut(), (490, 490), interpolation=cv2.INTER_AREA)
+    scene[300:790, 900:1390] = face
     assert detector._detect(scene) == []  # what one full-frame pass sees
     (det, crop), = find_faces(scene, detector)
-    assert 900 < det.box[0] < det.box[2] < 1270 and 300 < det.box[1] < det.box[3] < 670
+    assert 900 < det.box[0] < det.box[2] < 1390 and 300 < det.box[1] < det.box[3] < 790
