@@ -1,0 +1,189 @@
+"""Command line: `python -m beauty <command> …`.
+
+    python -m beauty score photo.jpg [more.jpg dir/ …] [--json]
+
+Subcommands are registered from `SUBCOMMANDS` (see the marked block below):
+each entry names a function `add_parser(subparsers)` that adds its parser and
+sets `func=<callable(args) -> int exit code>` with `set_defaults`. Adders must
+import only light modules; heavy imports (TensorFlow, MediaPipe) belong inside
+`func`, so `python -m beauty --help` stays instant.
+
+Exit codes of `score`: 0 every file scored; 1 at least one file could not be
+read or had no face (the others are still scored); 3 the model could not be
+loaded; 2 usage errors (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import __version__
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".avif"}
+
+# ---------------------------------------------------------------------------
+# SUBCOMMANDS: "module:function" adders, in the order they appear in --help.
+# Other engineers register their commands HERE (one line each), e.g.
+#     "beauty.bench:add_parser",          # issue 4: python -m beauty bench
+#     "beauty.deploy:add_parser",         # issue 4: python -m beauty deploy
+#     "beauty.deploy:add_publish_parser", # issue 4: python -m beauty publish-model
+SUBCOMMANDS: list[str] = [
+    "beauty.cli:add_score_parser",
+    "beauty.bench:add_parser",
+    "beauty.deploy:add_parser",
+    "beauty.deploy:add_publish_parser",
+]
+# ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m beauty",
+        description="Facial beauty scorer (a model of SCUT-FBP5500 human ratings; for fun only).",
+    )
+    parser.add_argument("--version", action="version", version=f"beauty {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for spec in SUBCOMMANDS:
+        module, _, func = spec.partition(":")
+        getattr(importlib.import_module(module), func)(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------- score
+
+
+def add_score_parser(sub) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score the faces in photos",
+        description="Print one line per face: file, face number (1 = largest), score 1–5, percentile "
+        "among the 5,500 human ratings of SCUT-FBP5500.",
+    )
+    p.add_argument("photos", nargs="+", metavar="PHOTO", help="image files, or folders of images")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of text lines")
+    p.add_argument("--model", metavar="NPZ", help="model weights (default: $BEAUTY_MODEL or the bundled model)")
+    p.add_argument("--max-faces", type=int, default=8, metavar="N", help="score at most N faces per photo (default 8)")
+    p.add_argument("--no-tta", action="store_true", help="skip flip test-time augmentation (faster, a bit less accurate)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show the native TensorFlow/MediaPipe logs")
+    p.set_defaults(func=run_score)
+
+
+def expand_inputs(paths: list[str]) -> list[Path]:
+    """Files as given; folders expand to their image files (sorted, not recursive)."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            out.append(p)
+    return out
+
+
+@contextlib.contextmanager
+def quiet_native_stderr(enabled: bool = True):
+    """Silence C++ logging (TensorFlow, LiteRT, absl) written straight to fd 2 while loading.
+
+    What was captured is replayed if the block raises, so nothing useful is lost.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def load_scorer(model=None, max_faces: int = 8, flip_tta: bool = True, quiet: bool = True):
+    """A ready Scorer (model loaded, detector and model warmed up), native logs silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet_native_stderr(quiet):
+        import numpy as np
+
+        from .pipeline import Scorer
+
+        scorer = Scorer(model, flip_tta=flip_tta, max_faces=max_faces)
+        scorer.detector.detect(np.zeros((64, 64, 3), np.uint8))
+        scorer.score_crops(np.zeros((1, 350, 350, 3), np.uint8))
+    return scorer
+
+
+def run_score(args) -> int:
+    from .errors import BeautyError
+
+    files = expand_inputs(args.photos)
+    if not files:
+        print("error: no image files found in the given folders", file=sys.stderr)
+        return 1
+    try:
+        scorer = load_scorer(args.model, args.max_faces, not args.no_tta, quiet=not args.verbose)
+    except BeautyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+
+    failed = 0
+    results = []
+    try:
+        # score_many batches the faces of several files into one model call; errors come back per file
+        for f, result in scorer.score_many(files):
+            if isinstance(result, BeautyError):
+                failed += 1
+                print(f"{f}: {result}", file=sys.stderr, flush=True)
+                results.append({"file": str(f), "error": str(result), "error_type": type(result).__name__,
+                                "faces": []})
+                continue
+            faces = [
+                {
+                    "face": fs.index,
+                    "score": round(fs.score, 4),
+                    "percentile": round(fs.percentile, 2),
+                    "box": [round(v, 1) for v in fs.box],
+                    "confidence": round(fs.confidence, 3),
+                }
+                for fs in result.faces
+            ]
+            results.append({"file": str(f), "faces": faces})
+            if not args.json:
+                for fs in result.faces:
+                    print(f"{f}\tface {fs.index}/{len(result.faces)}\tscore {fs.score:.2f}\tpercentile {fs.percentile:.1f}",
+                          flush=True)
+    finally:
+        with quiet_native_stderr(not args.verbose):
+            scorer.detector.close()  # explicit close: MediaPipe's __del__ at exit prints a traceback otherwise
+
+    if args.json:
+        doc = {
+            "model": Path(scorer.model_path).name,
+            "device": scorer.device,
+            "version": __version__,
+            "results": results,
+        }
+        print(json.dumps(doc, indent=2))
+    return 1 if failed else 0

@@ -1,0 +1,75 @@
+"""`python -m beauty score` as a user runs it: a real subprocess, real model, real files."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+LINE = re.compile(r"^(?P<file>.+)\tface (?P<i>\d+)/(?P<n>\d+)\tscore (?P<score>\d\.\d\d)\tpercentile (?P<pct>\d+\.\d)$")
+
+
+def run(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "beauty", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory, no_face_path):
+    d = tmp_path_factory.mktemp("bad")
+    text = d / "notes.jpg"
+    text.write_text("this is not a photo")
+    return {"text": text, "missing": d / "missing.jpg", "no_face": no_face_path}
+
+
+def test_help_lists_score():
+    r = run("--help", timeout=60)
+    assert r.returncode == 0
+    assert "score" in r.stdout
+
+
+def test_score_mixed_files_keeps_going(scorer, astronaut_path, bad_files):
+    """Good and bad files in one run: a line per face, a sentence per failure on stderr, exit 1, no traceback."""
+    r = run("score", bad_files["missing"], astronaut_path, bad_files["text"], bad_files["no_face"], astronaut_path)
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2, r.stdout  # the astronaut twice: the bad files did not stop the run
+    expected = scorer.score(astronaut_path).main
+    for line in lines:
+        m = LINE.match(line)
+        assert m, line
+        assert m["file"] == str(astronaut_path) and (m["i"], m["n"]) == ("1", "1")
+        assert float(m["score"]) == pytest.approx(expected.score, abs=0.011)
+        assert float(m["pct"]) == pytest.approx(expected.percentile, abs=0.11)
+    err = r.stderr
+    assert "Traceback" not in err
+    assert f"{bad_files['missing']}: " in err and f"{bad_files['text']}: " in err
+    assert f"{bad_files['no_face']}: No face" in err
+
+
+def test_score_json(scorer, astronaut_path, bad_files):
+    r = run("score", "--json", astronaut_path, bad_files["no_face"])
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)  # stdout is exactly one JSON document, logs stay on stderr
+    assert doc["device"] and doc["model"].endswith(".npz")
+    ok, bad = doc["results"]
+    assert ok["file"] == str(astronaut_path) and "error" not in ok
+    (face,) = ok["faces"]
+    expected = scorer.score(astronaut_path).main
+    assert face["face"] == 1
+    assert face["score"] == pytest.approx(expected.score, abs=1e-3)
+    assert face["percentile"] == pytest.approx(expected.percentile, abs=0.01)
+    assert len(face["box"]) == 4
+    assert bad["faces"] == [] and bad["error_type"] == "NoFaceError" and bad["error"].startswith("No face")
+
+
+def test_score_all_good_exits_zero(astronaut_path):
+    r = run("score", astronaut_path)
+    assert r.returncode == 0, r.stderr
+    assert LINE.match(r.stdout.strip())
+    assert "Traceback" not in r.stderr and "Exception ignored" not in r.stderr

@@ -1,0 +1,219 @@
+"""The whole pipeline on real faces: photo -> detector -> aligned crop -> model -> score, percentile.
+
+Synthetic scenes paste a face into a larger picture at several sizes and
+positions, as a selfie or a group photo would frame it; the score must stay
+close to the score of the face on its own, because the crop re-frames it the
+way the dataset is framed. The measured spread is written to
+artifacts/scene_spread.json and printed (run with -s to see it).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from beauty.errors import ImageError, NoFaceError
+from beauty.face import CROP_SIZE
+from beauty.percentile import human_ratings, percentile
+
+from conftest import dataset_root, needs_dataset
+
+TARGET_DELTA = 0.25  # the goal: |score in scene - score alone| per placement (xfail until met)
+MAX_DELTA = 0.4  # hard bound per placement (measured max 0.34 with the interim model, see the report)
+MAX_MEDIAN_DELTA = 0.2  # hard bound on the median |Δ| per face (measured ≤ 0.13, see artifacts/scene_spread.json)
+SIZES = (250, 350, 500)  # face photo side in the 1280×960 scene
+POSITIONS = ((0.5, 0.5), (0.2, 0.3), (0.8, 0.7))  # face centre as a fraction of the free area
+# A 250-px dataset photo makes a face ~150 px wide, under 1/8 of a 1280-px scene: at the limit of the
+# short-range detector (and of what the NoFaceError message asks for), so a miss there is recorded, not failed.
+MAY_MISS_BELOW = 300
+
+
+def test_astronaut_one_face(scorer, astronaut_rgb):
+    result = scorer.score(astronaut_rgb)
+    assert len(result.faces) == 1
+    fs = result.main
+    assert fs.index == 1
+    assert 1.0 <= fs.score <= 5.0
+    assert fs.percentile == pytest.approx(percentile(fs.score))
+    assert 0.0 <= fs.percentile <= 100.0
+    assert fs.crop.shape == (CROP_SIZE, CROP_SIZE, 3) and fs.crop.dtype == np.uint8
+    x0, y0, x1, y1 = fs.box
+    assert 150 < (x0 + x1) / 2 < 300 and 60 < (y0 + y1) / 2 < 220  # her face, not the flag or the helmet
+    assert fs.confidence > 0.7
+    assert scorer.score(astronaut_rgb).main.score == pytest.approx(fs.score, abs=1e-5)  # deterministic
+
+
+def test_inputs_agree_path_bytes_array(scorer, astronaut_rgb, astronaut_path):
+    s_arr = scorer.score(astronaut_rgb).main.score
+    s_path = scorer.score(astronaut_path).main.score
+    s_bytes = scorer.score(astronaut_path.read_bytes()).main.score
+    s_pil = scorer.score(Image.open(astronaut_path)).main.score
+    assert s_path == pytest.approx(s_arr, abs=1e-4)
+    assert s_bytes == pytest.approx(s_arr, abs=1e-4)
+    assert s_pil == pytest.approx(s_arr, abs=1e-4)
+
+
+def test_errors_are_user_sentences(scorer, no_face_path, tmp_path):
+    with pytest.raises(NoFaceError) as e:
+        scorer.score(no_face_path)
+    assert str(e.value).startswith("No face")
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("this is not a photo")
+    with pytest.raises(ImageError) as e:
+        scorer.score(bad)
+    assert str(e.value).endswith(".") and "Traceback" not in str(e.value)
+
+
+def test_batch_matches_single(scorer, astronaut_rgb):
+    crop = scorer.score(astronaut_rgb).main.crop
+    flipped = crop[:, ::-1].copy()
+    batch = scorer.score_crops(np.stack([crop, flipped, crop]))
+    assert batch.shape == (3,)
+    assert batch[0] == pytest.approx(batch[2], abs=1e-5)
+    assert batch[0] == pytest.approx(batch[1], abs=1e-3)  # flip TTA makes a face and its mirror image equal
+    assert batch[0] == pytest.approx(scorer.score_crops(crop[None])[0], abs=1e-4)
+
+
+def test_percentile_is_among_human_ratings():
+    r = human_ratings()
+    assert len(r) == 5500 and r[0] >= 1.0 and r[-1] <= 5.0
+    assert percentile(1.0) < 1 and percentile(5.0) > 99
+    assert percentile(float(np.median(r))) == pytest.approx(50, abs=1)
+
+
+@needs_dataset
+def test_scut_test_faces(scorer, scut_test_images, artifacts):
+    """Dataset test photos (the model never trained on them): one face each, scores follow the human ratings."""
+    rows = []
+    for path, human in scut_test_images:
+        result = scorer.score(path)
+        assert len(result.faces) >= 1, path.name
+        rows.append((path.name, human, result.main.score))
+    pred = np.array([r[2] for r in rows])
+    true = np.array([r[1] for r in rows])
+    mae = float(np.abs(pred - true).mean())
+    pc = float(np.corrcoef(pred, true)[0, 1])
+    (artifacts / "scut_sample_scores.json").write_text(json.dumps({"mae": mae, "pc": pc, "rows": rows}, indent=1))
+    print(f"\nSCUT test sample (n={len(rows)}, spread over the rating range): MAE {mae:.3f}, Pearson {pc:.3f}")
+    # loose sanity bounds for any usable model (the published state of the art is MAE ~0.21, PC ~0.91)
+    assert mae < 0.6, rows
+    assert pc > 0.6, rows
+
+
+# ---------------------------------------------------------------- synthetic scenes
+
+
+def _backgrounds():
+    from skimage import data
+
+    rng = np.random.default_rng(0)
+    gray = np.full((960, 1280, 3), 128, np.uint8)
+    noise = rng.integers(0, 256, (960, 1280, 3), dtype=np.uint8)
+    noise = np.asarray(Image.fromarray(noise).resize((320, 240)).resize((1280, 960), Image.Resampling.BILINEAR))
+    room = np.asarray(Image.fromarray(data.coffee()).resize((1280, 960), Image.Resampling.BICUBIC))
+    return {"gray": gray, "noise": noise, "photo": room}
+
+
+def paste(background: np.ndarray, face: np.ndarray, size: int, pos: tuple[float, float]):
+    """Paste `face` resized to size×size with its centre at `pos` (fraction of the free area); returns (scene, box)."""
+    scene = background.copy()
+    h, w = scene.shape[:2]
+    x0 = round(pos[0] * (w - size))
+    y0 = round(pos[1] * (h - size))
+    scene[y0:y0 + size, x0:x0 + size] = np.asarray(Image.fromarray(face).resize((size, size), Image.Resampling.LANCZOS))
+    return scene, (x0, y0, x0 + size, y0 + size)
+
+
+def _scene_faces(scorer, astronaut_rgb):
+    """350×350 face photos framed like the dataset: SCUT test-split images when available, plus the astronaut."""
+    faces = {}
+    root = dataset_root()
+    if root is not None:
+        for name in ("AF95.jpg", "CM462.jpg", "AM58.jpg", "CF55.jpg"):  # one per group, from the 60/40 test split
+            p = root / "Images" / name
+            if p.exists():
+                faces[name] = np.asarray(Image.open(p).convert("RGB"))
+    faces["astronaut"] = scorer.score(astronaut_rgb).main.crop  # her face framed the dataset way by the pipeline
+    return faces
+
+
+def _contains(box, det_box, slack=0.15):
+    x0, y0, x1, y1 = box
+    cx, cy = (det_box[0] + det_box[2]) / 2, (det_box[1] + det_box[3]) / 2
+    s = (x1 - x0) * slack
+    return x0 - s <= cx <= x1 + s and y0 - s <= cy <= y1 + s
+
+
+@pytest.fixture(scope="module")
+def scene_runs(scorer, astronaut_rgb, artifacts):
+    """Every face × background × size × position: Δ = score in the scene − score of the face photo alone."""
+    report = {}
+    for name, face in _scene_faces(scorer, astronaut_rgb).items():
+        alone = scorer.score(face).main.score
+        deltas, misses = {}, []
+        for bg_name, bg in _backgrounds().items():
+            for size in SIZES:
+                for pos in POSITIONS:
+                    scene, box = paste(bg, face, size, pos)
+                    key = f"{bg_name} {size}px at {pos}"
+                    try:
+                        found = [f for f in scorer.score(scene).faces if _contains(box, f.box)]
+                    except NoFaceError:
+                        found = []
+                    if not found:
+                        misses.append(key)
+                        continue
+                    deltas[key] = round(found[0].score - alone, 4)
+        v = np.array(list(deltas.values()))
+        report[name] = {"alone": round(alone, 4), "n": len(v), "misses": misses,
+                        "max_abs_delta": round(float(np.abs(v).max()), 4),
+                        "median_abs_delta": round(float(np.median(np.abs(v))), 4),
+                        "mean_delta": round(float(v.mean()), 4), "std": round(float(v.std()), 4), "deltas": deltas}
+        print(f"\n{name}: alone {alone:.3f}; {len(v)} scenes: Δ mean {v.mean():+.3f}, std {v.std():.3f}, "
+              f"median |Δ| {np.median(np.abs(v)):.3f}, max |Δ| {np.abs(v).max():.3f}; not detected: {len(misses)}")
+    (artifacts / "scene_spread.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+def test_scene_faces_are_found(scene_runs):
+    """Every placement with the face photo ≥ 300 px is detected (smaller ones are at the detector's limit)."""
+    for name, r in scene_runs.items():
+        hard = [k for k in r["misses"] if int(k.split()[1][:-2]) >= MAY_MISS_BELOW]
+        assert not hard, f"{name}: face not found in {hard}"
+        assert r["n"] >= len(SIZES) * len(POSITIONS) * 2, f"{name}: too few detections: {r['misses']}"
+
+
+def test_scene_placement_keeps_score(scene_runs):
+    """A face pasted at 250–500 px, anywhere in a 1280×960 scene, scores close to the face photo alone."""
+    for name, r in scene_runs.items():
+        assert r["max_abs_delta"] < MAX_DELTA, (name, r)
+        assert r["median_abs_delta"] < MAX_MEDIAN_DELTA, (name, r)
+
+
+@pytest.mark.xfail(reason="target not met yet: the score moves up to ~0.34 with background/placement "
+                          "(interim model; see artifacts/scene_spread.json)", strict=False)
+def test_scene_placement_target(scene_runs):
+    worst = {name: r["max_abs_delta"] for name, r in scene_runs.items()}
+    assert max(worst.values()) < TARGET_DELTA, worst
+
+
+def test_two_faces_largest_first(scorer, astronaut_rgb):
+    faces = list(_scene_faces(scorer, astronaut_rgb).values())
+    a = faces[0]
+    b = faces[1] if len(faces) > 1 else a[:, ::-1]
+    bg = np.full((960, 1280, 3), 110, np.uint8)
+    scene, small_box = paste(bg, a, 280, (0.05, 0.4))  # left, smaller
+    scene, big_box = paste(scene, b, 460, (0.95, 0.5))  # right, larger
+    result = scorer.score(scene)
+    assert len(result.faces) == 2
+    first, second = result.faces
+    assert (first.index, second.index) == (1, 2)
+    assert _contains(big_box, first.box) and _contains(small_box, second.box)
+    area = lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1])  # noqa: E731
+    assert area(first) > area(second)
+    # each face scores as it does alone: one batched model call, no cross-talk between faces
+    assert first.score == pytest.approx(scorer.score(b).main.score, abs=MAX_DELTA)
+    assert second.score == pytest.approx(scorer.score(a).main.score, abs=MAX_DELTA)
