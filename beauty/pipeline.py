@@ -63,10 +63,10 @@ class Scorer:
 
     def score(self, src) -> Result:
         """Score every face in an image (path, bytes, PIL, array). Raises BeautyError subclasses."""
-        rgb = load_image(src)
-        found = face_mod.find_faces(rgb, self.detector)[: self.max_faces]
-        scores = self.score_crops(np.stack([c for _, c in found]))
-        return Result(rgb, _faces(found, scores))
+        (_, result), = self.score_many([src])
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def score_many(self, srcs, batch_faces: int = 16):
         """Score several images with one model call per `batch_faces` faces, not one per image.

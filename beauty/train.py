@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -140,20 +141,29 @@ def main(argv=None):
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=a.weight_decay), loss="mse",
                   metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
 
-    class TestEval(keras.callbacks.Callback):
+    class Curve(keras.callbacks.Callback):
+        """Append each epoch (train loss/MAE, and test PC/MAE every --eval-every epochs) to history.csv."""
+
         def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1, "loss": logs["loss"], "mae": logs["mae"], "test_pc": "", "test_mae": ""}
             if a.eval_every and (epoch + 1) % a.eval_every == 0:
                 m = regression_metrics(predict(self.model, x_te, flip_tta=False, batch_size=64), y_te)
-                logs["test_pc"], logs["test_mae"] = m["pc"], m["mae"]
+                row["test_pc"], row["test_mae"] = m["pc"], m["mae"]
                 print(f" - test PC {m['pc']:.4f} MAE {m['mae']:.4f}")
+            new = not history_path.exists()
+            with open(history_path, "a") as f:
+                if new:
+                    f.write(",".join(row) + "\n")
+                f.write(",".join(str(v) for v in row.values()) + "\n")
 
     done = 0
     if a.resume and history_path.exists():
         done = max(0, len(history_path.read_text().strip().splitlines()) - 1)
+    elif history_path.exists():
+        history_path.unlink()
     model.fit(make_sequence(x_tr, y_tr, a.batch_size, a.seed), epochs=a.epochs, initial_epoch=done,
-              verbose=1 if __import__("sys").stdout.isatty() else 2,
-              callbacks=[TestEval(), keras.callbacks.CSVLogger(history_path, append=a.resume),
-                         keras.callbacks.ModelCheckpoint(ckpt, save_weights_only=True)])
+              verbose=1 if sys.stdout.isatty() else 2,
+              callbacks=[Curve(), keras.callbacks.ModelCheckpoint(ckpt, save_weights_only=True)])
 
     cfg = {"protocol": protocol, "train_images": len(train), "epochs": a.epochs, "lr": a.lr,
            "batch_size": a.batch_size, "seed": a.seed, "crops": a.crops}
@@ -184,17 +194,18 @@ def plot_curve(history_csv: Path, png: Path):
     rows = list(csv.DictReader(open(history_csv)))
     if not rows:
         return
-    ep = [int(r["epoch"]) + 1 for r in rows]
+    ep = [int(r["epoch"]) for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(ep, [float(r["loss"]) for r in rows], "o-", label="train MSE")
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE")
-    if rows[0].get("test_pc"):
+    pts = [(e, float(r["test_pc"])) for e, r in zip(ep, rows) if r.get("test_pc")]
+    if pts:
         ax2 = ax.twinx()
-        pts = [(e, float(r["test_pc"])) for e, r in zip(ep, rows) if r.get("test_pc")]
-        ax2.plot(*zip(*pts), "s--", color="C1", label="test PC")
+        ax2.plot(*zip(*pts), "s--", color="C1", label="test PC (no TTA)")
         ax2.set_ylabel("test PC")
-    ax.legend(loc="upper right")
+        ax2.legend(loc="center right")
+    ax.legend(loc="upper center")
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)

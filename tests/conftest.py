@@ -9,11 +9,7 @@ spreads, the app's log) go to artifacts/ (gitignored).
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
+sys.path.insert(0, str(ROOT / "tools"))  # loadtest.start_server runs the app for the tests
 
 
 def dataset_root() -> Path | None:
@@ -89,42 +86,10 @@ def scut_test_images():
 # ---------------------------------------------------------------- the app, as a real server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url(artifacts):
-    """`python app.py` in a subprocess on a free localhost port; its log goes to artifacts/app-server.log."""
-    port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
-               GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
-    log_path = artifacts / "app-server.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 240
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with {proc.returncode}; see {log_path}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "gradio_api/info", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError(f"app.py did not start within 240 s; see {log_path}")
-            time.sleep(1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    """`python app.py` itself on a free localhost port; its log goes to artifacts/app-server.log."""
+    import loadtest
+
+    with loadtest.start_server(argv=[sys.executable, "app.py"], log_path=artifacts / "app-server.log") as server:
+        yield server.url

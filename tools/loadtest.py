@@ -120,8 +120,11 @@ class Server:
 
 @contextlib.contextmanager
 def start_server(temp_dir: str | os.PathLike | None = None, queue: dict | None = None, timeout: float = 240,
-                 env: dict | None = None, blocks: dict | None = None, ui_overrides: dict | None = None):
+                 env: dict | None = None, blocks: dict | None = None, ui_overrides: dict | None = None,
+                 argv: list[str] | None = None, log_path: str | os.PathLike | None = None):
     """Run the app (beauty.ui with its QUEUE/BLOCKS/launch settings) on 127.0.0.1:<free port>; yields a Server.
+
+    `argv` runs another command instead (e.g. `python app.py` itself); `log_path` keeps its log elsewhere.
 
     `queue` / `blocks` override entries of ui.QUEUE / ui.BLOCKS (e.g. a short delete_cache in tests),
     `ui_overrides` other module settings of beauty.ui (e.g. UPLOAD_TTL).
@@ -136,7 +139,7 @@ def start_server(temp_dir: str | os.PathLike | None = None, queue: dict | None =
     gradio_tmp.mkdir(parents=True, exist_ok=True)
     sys_tmp = Path(temp_dir) / "tmp"
     sys_tmp.mkdir(parents=True, exist_ok=True)
-    log_path = Path(temp_dir) / "server.log"
+    log_path = Path(log_path or Path(temp_dir) / "server.log")
     e = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
              GRADIO_TEMP_DIR=str(gradio_tmp), GRADIO_ANALYTICS_ENABLED="False", TF_CPP_MIN_LOG_LEVEL="2",
              LOADTEST_QUEUE=json.dumps(queue or {}), LOADTEST_BLOCKS=json.dumps(blocks or {}),
@@ -144,7 +147,7 @@ def start_server(temp_dir: str | os.PathLike | None = None, queue: dict | None =
              TMPDIR=str(sys_tmp), PYTHONUNBUFFERED="1", **(env or {}))
     e.pop("SPACE_ID", None)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-c", SERVE_CODE], cwd=ROOT, env=e, stdout=log,
+        proc = subprocess.Popen(argv or [sys.executable, "-c", SERVE_CODE], cwd=ROOT, env=e, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(proc, f"http://127.0.0.1:{port}/", gradio_tmp, log_path, sys_tmp)
     try:

@@ -43,7 +43,7 @@ def main(eval_6040: str, eval_folds: str, run_dir: str, extra: str = ""):
         "averages on one dataset, not a truth about anyone.",
         "",
         "## Model",
-        f"- Backbone: MobileNetV2 (width 1.0), ImageNet weights converted from torchvision (`tools/convert_mobilenet_v2.py`),",
+        "- Backbone: MobileNetV2 (width 1.0), ImageNet weights converted from torchvision (`tools/convert_mobilenet_v2.py`),",
         f"  input {cfg['image_size']}×{cfg['image_size']} (the 350-px crop is resized inside the model), global average pooling,",
         "  dropout 0.2, one linear output.",
         f"- Weights: `beauty_mobilenet_v2.npz`, float16, {DEFAULT_MODEL.stat().st_size / 1e6:.1f} MB; config in `beauty_mobilenet_v2.json`.",
@@ -53,7 +53,7 @@ def main(eval_6040: str, eval_folds: str, run_dir: str, extra: str = ""):
         f"- Data: the official 60/40 split, **train part only** ({cfg.get('train_images', 3300)} images); test images never seen.",
         "- Crops: every training photo goes through the app's own pipeline (`beauty.face.find_faces`: MediaPipe detection,",
         "  eye levelling, dataset framing), so training and app see the same thing.",
-        f"- Recipe: ridge-regression head fitted in closed form on frozen features, then the whole network fine-tuned",
+        "- Recipe: ridge-regression head fitted in closed form on frozen features, then the whole network fine-tuned",
         f"  {cfg.get('epochs')} epochs, AdamW (lr {cfg.get('lr')}, weight decay 1e-4, 5 % warm-up, cosine decay), batch {cfg.get('batch_size')},",
         "  MSE loss; augmentation: flip, rotation ±8°, scale ±8 %, shift ±4 %, brightness/contrast ±15 %; seed 0.",
         "- Command: `python -m beauty.train --split 60-40 --epochs "
