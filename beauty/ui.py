@@ -178,38 +178,14 @@ def model_info(scorer) -> dict:
     return {"name": path.stem, "sha": h.hexdigest()[:8], "config": cfg, "metrics": cfg.get("metrics")}
 
 
-def _find_metrics(m, path=()):
-    """(path, {'pc','mae','rmse',…}) pairs found anywhere in the metrics entry; test/TTA ones first."""
-    found = []
-    if isinstance(m, dict):
-        if any(k in m for k in ("pc", "pearson", "mae", "rmse")):
-            found.append((path, m))
-        for k, v in m.items():
-            found.extend(_find_metrics(v, path + (str(k),)))
-    found.sort(key=lambda pm: (not any("tta" in p or "test" in p for p in pm[0]), len(pm[0])))
-    return found
-
-
 def accuracy_text(info: dict) -> str:
-    """One sentence on measured accuracy, from the model's .json `metrics`, else a pointer to the model card."""
-    found = _find_metrics(info.get("metrics"))
-    if not found:
+    """One sentence on measured accuracy, from the model .json's `metrics` (written by tools/model_card.py)."""
+    m = (info.get("metrics") or {}).get("60-40")
+    if not m:
         return "Its measured accuracy is documented in the model card (see the README)."
-    path, m = found[0]
-    parts = []
-    pc = m.get("pc", m.get("pearson"))
-    if isinstance(pc, (int, float)):
-        parts.append(f"Pearson correlation **{pc:.3f}** with the human mean ratings")
-    if isinstance(m.get("mae"), (int, float)):
-        parts.append(f"mean absolute error **{m['mae']:.3f}**")
-    if isinstance(m.get("rmse"), (int, float)):
-        parts.append(f"RMSE **{m['rmse']:.3f}**")
-    n = m.get("n")
-    protocol = info["config"].get("protocol")
-    where = f" on {n:,} held-out test faces" if isinstance(n, int) else " on held-out test faces"
-    if protocol:
-        where += f" (SCUT-FBP5500 {protocol} split)"
-    return "Measured accuracy: " + ", ".join(parts) + where + "."
+    return (f"Measured accuracy on the {m['n']:,} held-out test faces of the SCUT-FBP5500 60/40 split: "
+            f"Pearson correlation **{m['pc']:.3f}** with the human mean ratings, mean absolute error "
+            f"**{m['mae']:.3f}**, RMSE **{m['rmse']:.3f}** (on the 1–5 scale).")
 
 
 def about_markdown(info: dict) -> str:

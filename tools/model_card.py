@@ -2,7 +2,9 @@
 
     python -m beauty.evaluate --crops both --out artifacts/eval-6040
     python -m beauty.evaluate --folds 'runs/fold{}/model.npz' --out artifacts/eval-folds
-    python tools/model_card.py artifacts/eval-6040/metrics.json artifacts/eval-folds/metrics.json runs/mnv2-6040
+    python -m beauty.evaluate --no-tta --out artifacts/eval-6040-notta
+    python tools/model_card.py artifacts/eval-6040/metrics.json artifacts/eval-6040-notta/metrics.json \
+        artifacts/eval-folds/metrics.json runs/mnv2-6040/model.json
 
 The numbers in the card and in the JSON come from the same files, and
 tests/test_model.py re-checks them against the test split.
@@ -23,10 +25,11 @@ def row(name, m):
     return f"| {name} | {m['pc']:.4f} | {m['mae']:.4f} | {m['rmse']:.4f} |"
 
 
-def main(eval_6040: str, eval_folds: str, run_dir: str, extra: str = ""):
+def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, extra: str = ""):
     e = json.loads(Path(eval_6040).read_text())
+    notta = json.loads(Path(eval_notta).read_text())["face"]["overall"]
     folds = json.loads(Path(eval_folds).read_text()) if Path(eval_folds).exists() else {}
-    run = json.loads((Path(run_dir) / "metrics.json").read_text())
+    fold_cfg = json.loads(Path(fold_config).read_text()) if Path(fold_config).exists() else {}
     face = e["face"]
     cfg_path = DEFAULT_MODEL.with_suffix(".json")
     cfg = json.loads(cfg_path.read_text())
@@ -57,7 +60,8 @@ def main(eval_6040: str, eval_folds: str, run_dir: str, extra: str = ""):
         f"  {cfg.get('epochs')} epochs, AdamW (lr {cfg.get('lr')}, weight decay 1e-4, 5 % warm-up, cosine decay), batch {cfg.get('batch_size')},",
         "  MSE loss; augmentation: flip, rotation ±8°, scale ±8 %, shift ±4 %, brightness/contrast ±15 %; seed 0.",
         "- Command: `python -m beauty.train --split 60-40 --epochs "
-        f"{cfg.get('epochs')} --lr {cfg.get('lr')} --out runs/mnv2-6040` on 2 CPU cores (no GPU was available).",
+        f"{cfg.get('epochs')} --lr {cfg.get('lr')} --eval-every 2 --out runs/mnv2-6040` on 2 CPU cores (no GPU was",
+        "  available): about an hour, with other work on the same cores.",
         "",
         "## Accuracy on the 60/40 test split (2,200 images)",
         "",
@@ -69,12 +73,13 @@ def main(eval_6040: str, eval_folds: str, run_dir: str, extra: str = ""):
     lines.append(row("**ours**, app pipeline crops, flip TTA", face["overall"]))
     if "raw" in e:
         lines.append(row("ours, raw dataset images, flip TTA", e["raw"]["overall"]))
-    t = run["test"]
-    lines.append(row("ours, app pipeline crops, no TTA (train-time eval)", t["plain"]))
+    lines.append(row("ours, app pipeline crops, no TTA", notta))
     lines += ["", "Per subgroup (app pipeline crops, flip TTA):", "", "| group | n | PC | MAE | RMSE |", "|---|---|---|---|---|"]
     for g, m in face["groups"].items():
         lines.append(f"| {g} | {m['n']} | {m['pc']:.4f} | {m['mae']:.4f} | {m['rmse']:.4f} |")
     lines += ["", "## 5-fold cross-validation", ""]
+    if not folds:
+        lines.append("Not finished yet: see the issue note.")
     if folds:
         lines += ["| fold | PC | MAE | RMSE |", "|---|---|---|---|"]
         for k, v in folds.items():
@@ -84,7 +89,31 @@ def main(eval_6040: str, eval_folds: str, run_dir: str, extra: str = ""):
             lines.append(row("**mean of 5**", mean))
         for name, b in BASELINES.items():
             lines.append(row(f"{name} (published, mean)", dict(zip(("pc", "mae", "rmse"), b["5-fold"]))))
-    lines += [extra, ""] if extra else []
+    tta_gain = {k: face["overall"][k] - notta[k] for k in ("pc", "mae", "rmse")}
+    lines += [
+        "",
+        "## What was tried and measured",
+        f"- **Flip test-time augmentation** (mean of the crop and its mirror image): PC {tta_gain['pc']:+.4f}, "
+        f"MAE {tta_gain['mae']:+.4f}, RMSE {tta_gain['rmse']:+.4f} on the 60/40 test split. Kept: it costs one more",
+        "  image in the same batch.",
+        "- **App pipeline vs raw photos** (train/inference parity): the model, trained on pipeline crops, scores PC "
+        f"{face['overall']['pc']:.4f} through the pipeline and {e['raw']['overall']['pc']:.4f} on the raw dataset photos."
+        if "raw" in e else "",
+        "- **Schedule**: test PC (no TTA) after epochs 2/4/6/8/10 of the shipped run: 0.8822 / 0.8971 / 0.8993 /",
+        "  0.9081 / 0.9077 (`docs/training_curve.png`); the ridge head alone (frozen ImageNet features) fits the",
+        "  training set at PC 0.87, and one fine-tuning epoch gave PC 0.82 on 300 test photos.",
+        "- **bfloat16 mixed precision** on the CPU was slower than float32 (8.8 vs 6.9 s per step of 32), so not used.",
+        "- **Float16 storage**: all numbers above are measured with the float16 weights as shipped.",
+        "- The shipped model was trained on crops made by the first version of the crop (one detection pass);",
+        "  the app now refines the alignment with a second detection on the first crop (`beauty/face.py`), and",
+        "  the numbers above are measured with the app's current pipeline. The 5 fold models were trained on",
+        "  the current pipeline's crops.",
+    ]
+    if fold_cfg:
+        lines.append(f"- **5-fold runs** used a shortened schedule of {fold_cfg.get('epochs')} epochs (lr {fold_cfg.get('lr')}), "
+                     "otherwise the same recipe, because only 2 CPU cores and no GPU were available; they estimate "
+                     "the recipe's cross-validated accuracy from below.")
+    lines += [extra, ""] if extra else [""]
     lines += [
         "## Dataset and limits",
         "- SCUT-FBP5500: 5,500 frontal, neutral faces, 350×350: 2,000 Asian female, 2,000 Asian male, 750 Caucasian",
