@@ -125,6 +125,9 @@ def main(argv=None):
     print(f"{protocol}: {len(train)} train / {len(test)} test crops ({a.crops}) ready in {time.time() - t0:.0f}s")
 
     imagenet = None if a.imagenet == "none" else a.imagenet
+    if a.backbone == "resnet50" and a.imagenet == "auto":
+        print("warning: no ResNet50 ImageNet weights are bundled; pass --imagenet imagenet (downloads them) "
+              "or --imagenet PATH.h5. Training ResNet50 from random initialisation.")
     model = build_regressor(a.backbone, a.image_size, imagenet=imagenet, mean_score=float(y_tr.mean()))
     ckpt = out / "checkpoint.weights.h5"
     history_path = out / "history.csv"
