@@ -21,14 +21,14 @@ from beauty.percentile import human_ratings, percentile
 
 from conftest import dataset_root, needs_dataset
 
-TARGET_DELTA = 0.25  # the goal: |score in scene - score alone| per placement (xfail until met)
-MAX_DELTA = 0.4  # hard bound per placement (measured max 0.34 with the interim model, see the report)
-MAX_MEDIAN_DELTA = 0.2  # hard bound on the median |Δ| per face (measured ≤ 0.13, see artifacts/scene_spread.json)
+# |score in scene - score alone|, 5 faces × 27 placements, shipped model: max 0.24, median per face
+# 0.04-0.11, no face missed (artifacts/scene_spread.json after a run).
+MAX_DELTA = 0.3  # per placement
+MAX_MEDIAN_DELTA = 0.15  # median per face
 SIZES = (250, 350, 500)  # face photo side in the 1280×960 scene
 POSITIONS = ((0.5, 0.5), (0.2, 0.3), (0.8, 0.7))  # face centre as a fraction of the free area
-# A 250-px dataset photo makes a face ~150 px wide, under 1/8 of a 1280-px scene: at the limit of the
-# short-range detector (and of what the NoFaceError message asks for), so a miss there is recorded, not failed.
-MAY_MISS_BELOW = 300
+# A 250-px dataset photo makes a face ~150 px wide, under 1/8 of a 1280-px scene: below the short-range
+# detector's reach on the full frame, found by the tile search in beauty.face.FaceDetector.detect.
 
 
 def test_astronaut_one_face(scorer, astronaut_rgb):
@@ -179,11 +179,9 @@ def scene_runs(scorer, astronaut_rgb, artifacts):
 
 
 def test_scene_faces_are_found(scene_runs):
-    """Every placement with the face photo ≥ 300 px is detected (smaller ones are at the detector's limit)."""
+    """Every placement is detected, the 250-px ones (face ~1/9 of the scene width) included."""
     for name, r in scene_runs.items():
-        hard = [k for k in r["misses"] if int(k.split()[1][:-2]) >= MAY_MISS_BELOW]
-        assert not hard, f"{name}: face not found in {hard}"
-        assert r["n"] >= len(SIZES) * len(POSITIONS) * 2, f"{name}: too few detections: {r['misses']}"
+        assert not r["misses"], f"{name}: face not found in {r['misses']}"
 
 
 def test_scene_placement_keeps_score(scene_runs):
@@ -191,13 +189,6 @@ def test_scene_placement_keeps_score(scene_runs):
     for name, r in scene_runs.items():
         assert r["max_abs_delta"] < MAX_DELTA, (name, r)
         assert r["median_abs_delta"] < MAX_MEDIAN_DELTA, (name, r)
-
-
-@pytest.mark.xfail(reason="target not met yet: the score moves up to ~0.34 with background/placement "
-                          "(interim model; see artifacts/scene_spread.json)", strict=False)
-def test_scene_placement_target(scene_runs):
-    worst = {name: r["max_abs_delta"] for name, r in scene_runs.items()}
-    assert max(worst.values()) < TARGET_DELTA, worst
 
 
 def test_two_faces_largest_first(scorer, astronaut_rgb):
