@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -53,21 +52,11 @@ def prepare(out: Path = INPUTS) -> None:
     print(f"wrote {out} ({len(crops)} crops, {out.stat().st_size / 1e6:.1f} MB)")
 
 
-def _timed(fn, runs: int, warmup: int = 3) -> dict:
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()  # predict returns numpy, so this includes the device->host copy (a sync)
-        ts.append((time.perf_counter() - t) * 1e3)
-    return {"p50_ms": float(np.percentile(ts, 50)), "p95_ms": float(np.percentile(ts, 95)), "runs": runs}
-
-
 def run(inputs: Path = INPUTS) -> dict:
     import jax
     import keras
 
+    from beauty.bench import timed  # stdlib + numpy only at import: fine on the GPU machine
     from beauty.model import load_model, predict
 
     ref = np.load(inputs)
@@ -78,7 +67,7 @@ def run(inputs: Path = INPUTS) -> dict:
     with jax.default_device(cpu):
         m_cpu = load_model()
         s_cpu = predict(m_cpu, crops, flip_tta=False)
-        res["cpu_b1"] = _timed(lambda: predict(m_cpu, crops[:1], flip_tta=False), 10)
+        res["cpu_b1"] = timed(lambda: predict(m_cpu, crops[:1], flip_tta=False), 10)
     res["max_diff_jax_cpu_vs_tf_cpu"] = float(np.abs(s_cpu - ref["tf_cpu"]).max())
     if jax.default_backend() == "cpu":
         res["gpu"] = None
@@ -93,10 +82,10 @@ def run(inputs: Path = INPUTS) -> dict:
         s_gpu = predict(m_gpu, crops, flip_tta=False)
         res["max_diff_gpu_default_vs_cpu"] = float(np.abs(s_gpu - s_cpu).max())
         res["max_diff_gpu_tta_vs_tf_cpu_tta"] = float(np.abs(predict(m_gpu, crops) - ref["tf_cpu_tta"]).max())
-        res["gpu_b1"] = _timed(lambda: predict(m_gpu, crops[:1], flip_tta=False), 100)
-        res["gpu_one_face_tta"] = _timed(lambda: predict(m_gpu, crops[:1]), 100)
+        res["gpu_b1"] = timed(lambda: predict(m_gpu, crops[:1], flip_tta=False), 100)
+        res["gpu_one_face_tta"] = timed(lambda: predict(m_gpu, crops[:1]), 100)
         big = np.repeat(crops, 32, axis=0)  # 256
-        t = _timed(lambda: predict(m_gpu, big, flip_tta=False, batch_size=256), 10, warmup=2)
+        t = timed(lambda: predict(m_gpu, big, flip_tta=False, batch_size=256), 10, warmup=2)
         res["gpu_b256"] = dict(t, images_per_s=256e3 / t["p50_ms"])
         with jax.default_matmul_precision("highest"):
             m_hi = load_model()
