@@ -277,11 +277,7 @@ def test_app_serves_after_bad_input_under_concurrency(server, corpus_dir):
                 results.append((name, out))
         c.close()
 
-    threads = [threading.Thread(target=session, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(180)
+    loadtest.run_concurrently(session, 4, timeout=180)
     assert len(results) == 4 * len(names)
     for name, (n, _, err, message) in results:
         assert (err is None) == (BY_NAME[name].expect == "face"), (name, message)

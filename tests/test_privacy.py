@@ -97,11 +97,7 @@ def test_live_streams_do_not_mix_between_sessions(scorer, photos):
         for f in streams[i]:
             ui.live_frame(f, states[i])
 
-    threads = [threading.Thread(target=stream, args=(i,)) for i in range(len(streams))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    loadtest.run_concurrently(stream, len(streams), timeout=120)
     for i, st in enumerate(states):
         live = [s for s in st["shots"] if s["source"] == "live"]
         assert len(live) == 1 and len(st["shots"]) == 1, st["shots"]
@@ -156,11 +152,7 @@ def test_no_user_image_left_after_a_burst(server, photos, artifacts):
                 errors.append(str(e))
         c.close()
 
-    threads = [threading.Thread(target=client_burst, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    loadtest.run_concurrently(client_burst, 3, timeout=120)
     stray = httpx.post(server.url + "gradio_api/upload",
                        files={"files": ("never-scored.jpg", photos[0].read_bytes(), "image/jpeg")}).json()[0]
     t_end = time.monotonic()

@@ -58,6 +58,15 @@ ui.build_demo().queue(**queue).launch(**ui.launch_kwargs())
 """
 
 
+def run_concurrently(fn, n: int, timeout: float) -> None:
+    """Call fn(0) … fn(n-1) in n threads at once and wait up to `timeout` s for each."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
