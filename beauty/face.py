@@ -26,7 +26,7 @@ DETECTOR_PATH = Path(__file__).resolve().parent.parent / "weights" / "face_detec
 
 # Where the eyes sit in a SCUT-FBP5500 photo, in units of the 350-px side:
 # eye-midpoint position and inter-ocular distance (medians over the dataset).
-# Measured by tools/measure_framing.py; see README "Face framing".
+# Measured by tools/measure_framing.py; see README "Training and evaluation".
 FRAMING = {"eye_x": 0.507, "eye_y": 0.460, "eye_dist": 0.253}
 PIPELINE_VERSION = 2  # bump when crops change, so cached training crops are rebuilt
 
@@ -154,22 +154,18 @@ def align(rgb: np.ndarray, det: Detection, detector: FaceDetector | None = None)
     again = detector.detect(warp(rgb, m))
     if not again:
         return m
-    c = CROP_SIZE / 2
-    d2 = min(again, key=lambda d: np.hypot((d.box[0] + d.box[2]) / 2 - c, (d.box[1] + d.box[3]) / 2 - c))
-    return crop_transform(d2) @ np.vstack([m, [0, 0, 1]])
+    return crop_transform(central(again)) @ np.vstack([m, [0, 0, 1]])
+
+
+def central(dets: list[Detection], size: int = CROP_SIZE) -> Detection:
+    """The detection nearest the centre of a size×size crop: the face the crop was made for."""
+    c = size / 2
+    return min(dets, key=lambda d: np.hypot((d.box[0] + d.box[2]) / 2 - c, (d.box[1] + d.box[3]) / 2 - c))
 
 
 def crop_face(rgb: np.ndarray, det: Detection, detector: FaceDetector | None = None) -> np.ndarray:
     """The aligned CROP_SIZE×CROP_SIZE crop of one face (refined when a detector is given)."""
     return warp(rgb, align(rgb, det, detector))
-
-
-def box_in_crop(det: Detection, size: int = CROP_SIZE, framing: dict = FRAMING) -> tuple[float, float, float, float]:
-    """The detector's box mapped into crop coordinates (axis-aligned hull), for drawing."""
-    m = crop_transform(det, size, framing)
-    x0, y0, x1, y1 = det.box
-    pts = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]]) @ m.T
-    return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
 
 
 # A face whose region (see outside_fraction) lies more than this share outside the photo is "cut off":

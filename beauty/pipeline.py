@@ -24,7 +24,6 @@ class FaceScore:
     score: float  # 1..5
     percentile: float  # 0..100 among the 5,500 human ratings
     confidence: float  # detector confidence
-    detection: face_mod.Detection | None = None  # eyes + box, e.g. for face_mod.box_in_crop (drawing)
 
 
 @dataclass
@@ -102,6 +101,6 @@ class Scorer:
 
 def _faces(found, scores) -> list[FaceScore]:
     return [
-        FaceScore(i + 1, d.box, c, float(s), percentile(float(s)), d.confidence, d)
+        FaceScore(i + 1, d.box, c, float(s), percentile(float(s)), d.confidence)
         for i, ((d, c), s) in enumerate(zip(found, scores))
     ]

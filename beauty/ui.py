@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from . import __version__, plots
+from . import face as face_mod
 from .errors import BeautyError
 from .image import MAX_BYTES
 
@@ -270,9 +271,7 @@ def _crop_with_box(fs) -> np.ndarray:
     dets = get_scorer().detector.detect(fs.crop)
     if not dets:
         return fs.crop
-    c = fs.crop.shape[1] / 2
-    det = min(dets, key=lambda d: abs((d.box[0] + d.box[2]) / 2 - c) + abs((d.box[1] + d.box[3]) / 2 - c))
-    return plots.draw_boxes(fs.crop, [det.box], numbered=False)
+    return plots.draw_boxes(fs.crop, [face_mod.central(dets, fs.crop.shape[1]).box], numbered=False)
 
 
 def _headline(fs, n_faces: int) -> str:
