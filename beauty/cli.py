@@ -2,10 +2,9 @@
 
     python -m beauty score photo.jpg [more.jpg dir/ …] [--json]
 
-Subcommands are registered from `SUBCOMMANDS` (see the marked block below):
-each entry names a function `add_parser(subparsers)` that adds its parser and
-sets `func=<callable(args) -> int exit code>` with `set_defaults`. Adders must
-import only light modules; heavy imports (TensorFlow, MediaPipe) belong inside
+Each entry of `SUBCOMMANDS` names a function `add_parser(subparsers)` that
+adds its parser and sets `func=<callable(args) -> int exit code>`. Adders import
+only light modules; heavy imports (TensorFlow, MediaPipe, Gradio) happen inside
 `func`, so `python -m beauty --help` stays instant.
 
 Exit codes of `score`: 0 every file scored; 1 at least one file could not be
@@ -16,31 +15,23 @@ loaded; 2 usage errors (argparse).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from . import __version__
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".avif"}
 
-# ---------------------------------------------------------------------------
-# SUBCOMMANDS: "module:function" adders, in the order they appear in --help.
-# Other engineers register their commands HERE (one line each), e.g.
-#     "beauty.bench:add_parser",          # issue 4: python -m beauty bench
-#     "beauty.deploy:add_parser",         # issue 4: python -m beauty deploy
-#     "beauty.deploy:add_publish_parser", # issue 4: python -m beauty publish-model
+# "module:function" adders, in the order they appear in --help.
 SUBCOMMANDS: list[str] = [
     "beauty.cli:add_score_parser",
-    "beauty.bench:add_parser",
-    "beauty.deploy:add_parser",
-    "beauty.deploy:add_publish_parser",
+    "beauty.app.serving:add_parser",
+    "beauty.ops.bench:add_parser",
+    "beauty.ops.deploy:add_parser",
+    "beauty.ops.deploy:add_publish_parser",
 ]
-# ---------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,48 +86,10 @@ def expand_inputs(paths: list[str]) -> list[Path]:
     return out
 
 
-@contextlib.contextmanager
-def quiet_native_stderr(enabled: bool = True):
-    """Silence C++ logging (TensorFlow, LiteRT, absl) written straight to fd 2 while loading.
-
-    What was captured is replayed if the block raises, so nothing useful is lost.
-    """
-    if not enabled:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            log.seek(0)
-            sys.stderr.write(log.read().decode(errors="replace"))
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def load_scorer(model=None, max_faces: int = 8, flip_tta: bool = True, quiet: bool = True):
-    """A ready Scorer (model loaded, detector and model warmed up), native logs silenced."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with quiet_native_stderr(quiet):
-        import numpy as np
-
-        from .pipeline import Scorer
-
-        scorer = Scorer(model, flip_tta=flip_tta, max_faces=max_faces)
-        scorer.detector.detect(np.zeros((64, 64, 3), np.uint8))
-        scorer.score_crops(np.zeros((1, 350, 350, 3), np.uint8))
-    return scorer
-
-
 def run_score(args) -> int:
     from .errors import BeautyError
+    from .pipeline import load_scorer
+    from .runtime import quiet_native_stderr
 
     files = expand_inputs(args.photos)
     if not files:
@@ -159,17 +112,7 @@ def run_score(args) -> int:
                 results.append({"file": str(f), "error": str(result), "error_type": type(result).__name__,
                                 "faces": []})
                 continue
-            faces = [
-                {
-                    "face": fs.index,
-                    "score": round(fs.score, 4),
-                    "percentile": round(fs.percentile, 2),
-                    "box": [round(v, 1) for v in fs.box],
-                    "confidence": round(fs.confidence, 3),
-                }
-                for fs in result.faces
-            ]
-            results.append({"file": str(f), "faces": faces})
+            results.append({"file": str(f), **result.to_dict()})
             if not args.json:
                 for fs in result.faces:
                     print(f"{f}\tface {fs.index}/{len(result.faces)}\tscore {fs.score:.2f}\tpercentile {fs.percentile:.1f}",

@@ -41,16 +41,3 @@ class FaceCutError(NoFaceError):
 
 class ModelNotFoundError(BeautyError):
     """No model weights locally and none to fetch."""
-
-
-class BusyError(BeautyError):
-    """The server is at capacity; the request was not started."""
-
-
-def user_message(err: BaseException) -> str:
-    """What to show the user for any exception: the sentence of a BeautyError, a generic one otherwise."""
-    if isinstance(err, BeautyError):
-        return str(err)
-    if isinstance(err, MemoryError):
-        return "The server ran out of memory on this image. Please try a smaller photo."
-    return "Something went wrong while scoring this photo. Please try another photo or try again later."

@@ -105,7 +105,7 @@ def _close_quietly(mp_detector):
     """Close a MediaPipe detector; at interpreter exit its executor is already gone, so just drop the handle."""
     try:
         mp_detector.close()
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever a half-torn-down MediaPipe raises
         mp_detector._handle = None  # the process is ending and frees it; keeps MediaPipe's __del__ silent
 
 
@@ -170,7 +170,7 @@ def crop_face(rgb: np.ndarray, det: Detection, detector: FaceDetector | None = N
 
 # A face whose region (see outside_fraction) lies more than this share outside the photo is "cut off":
 # its crop would be a quarter mirrored border and its score unreliable (measured: 25-40 % cut moves the
-# astronaut's score by 0.3). SCUT-FBP5500 photos: max 0.02 (issue 5, docs/reliability.md).
+# astronaut's score by 0.3). SCUT-FBP5500 photos: max 0.02 (docs/reliability.md).
 MAX_OUTSIDE = 0.25
 
 

@@ -4,7 +4,7 @@
 of each model file. A download is accepted only if it matches: a file changed
 on the Hub — by mistake, or by someone with write access — is refused, and the
 code and the weights it was tested with cannot drift apart silently.
-When the lead replaces the model, regenerate the record with
+After replacing the model, regenerate the record with
 `python -m beauty publish-model --update-hashes` (tests/test_deploy.py fails
 until then).
 

@@ -27,11 +27,3 @@ def percentile(score: float) -> float:
     below = np.searchsorted(r, score, side="left")
     upto = np.searchsorted(r, score, side="right")
     return float(100.0 * (below + upto) / 2 / len(r))
-
-
-def write_ratings(all_labels: Path, out: Path = RATINGS_FILE) -> None:
-    """Regenerate ratings.txt from the dataset's All_labels.txt (tools/ use only)."""
-    from .data import read_labels
-
-    scores = sorted(s for _, s in read_labels(all_labels))
-    out.write_text("".join(f"{s:.6f}\n" for s in scores))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,11 @@ class FaceScore:
     percentile: float  # 0..100 among the 5,500 human ratings
     confidence: float  # detector confidence
 
+    def to_dict(self) -> dict:
+        """The per-face JSON of the CLI, the web API and the tests (rounded for reading, not for maths)."""
+        return {"face": self.index, "score": round(self.score, 4), "percentile": round(self.percentile, 2),
+                "box": [round(v, 1) for v in self.box], "confidence": round(self.confidence, 3)}
+
 
 @dataclass
 class Result:
@@ -35,6 +41,9 @@ class Result:
     def main(self) -> FaceScore:
         """The largest face: the headline result."""
         return self.faces[0]
+
+    def to_dict(self) -> dict:
+        return {"faces": [fs.to_dict() for fs in self.faces]}
 
 
 class Scorer:
@@ -104,3 +113,18 @@ def _faces(found, scores) -> list[FaceScore]:
         FaceScore(i + 1, d.box, c, float(s), percentile(float(s)), d.confidence)
         for i, ((d, c), s) in enumerate(zip(found, scores))
     ]
+
+
+def load_scorer(model=None, max_faces: int = 8, flip_tta: bool = True, quiet: bool = True) -> Scorer:
+    """A ready Scorer: model and detector loaded and warmed up, so the first real call is fast.
+
+    `quiet` silences the native (TensorFlow, MediaPipe) logging written straight to stderr while loading.
+    """
+    from .runtime import quiet_native_stderr
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet_native_stderr(quiet):
+        scorer = Scorer(model, flip_tta=flip_tta, max_faces=max_faces)
+        scorer.detector.detect(np.zeros((64, 64, 3), np.uint8))
+        scorer.score_crops(np.zeros((1, face_mod.CROP_SIZE, face_mod.CROP_SIZE, 3), np.uint8))
+    return scorer

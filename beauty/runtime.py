@@ -17,7 +17,10 @@ those are absent — a download from the Hub model repo `$BEAUTY_MODEL_REPO`
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 from .errors import BeautyError, ModelNotFoundError
@@ -125,3 +128,46 @@ def resolve_model_path(path: str | Path | None = None, default: Path | None = No
         "Either put both files there, or set BEAUTY_MODEL_REPO=owner/name (and optionally "
         "BEAUTY_MODEL_REVISION) to download them from the Hugging Face Hub."
     )
+
+
+@contextlib.contextmanager
+def quiet_native_stderr(enabled: bool = True):
+    """Silence C++ logging (TensorFlow, LiteRT, absl) written straight to fd 2 while loading.
+
+    What was captured is replayed if the block raises, so nothing useful is lost.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def model_info(path: str | Path) -> dict:
+    """Name, short sha256, config and recorded metrics of a model file (for the page's About and footer)."""
+    import hashlib
+    import json
+
+    path = Path(path)
+    try:
+        cfg = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        cfg = {}
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return {"name": path.stem, "sha": h.hexdigest()[:8], "config": cfg, "metrics": cfg.get("metrics")}

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 INPUTS = ROOT / ".cache" / "gpucheck" / "inputs.npz"  # .cache/ is git-ignored
 
 
@@ -56,7 +55,7 @@ def run(inputs: Path = INPUTS) -> dict:
     import jax
     import keras
 
-    from beauty.bench import timed  # stdlib + numpy only at import: fine on the GPU machine
+    from beauty.ops.bench import timed  # stdlib + numpy only at import: fine on the GPU machine
     from beauty.model import load_model, predict
 
     ref = np.load(inputs)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check (issue 4): CPU-vs-GPU score parity, GPU batch-1 latency and batch-256 throughput.
+# GPU check: CPU-vs-GPU score parity, GPU batch-1 latency and batch-256 throughput.
 #
 # Status: written and dry-run on a CPU machine only (the GPU part has NOT been run:
 # no GPU machine was lent when it was written). The check runs the model under
@@ -23,7 +23,7 @@ if [[ "${1:-run}" == prepare ]]; then
   "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 -d .whl keras==3.15.1 namex==0.1.0 optree==0.20.0
-  TF_CPP_MIN_LOG_LEVEL=3 "$PY" bench/gpu_check.py prepare
+  TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. "$PY" bench/gpu_check.py prepare
   du -sh .whl .cache/gpucheck
   exit 0
 fi
@@ -35,4 +35,4 @@ if ls .whl/keras-*.whl >/dev/null 2>&1; then
 fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
-exec "$PY" bench/gpu_check.py run ${OUT:+--out "$OUT/gpu_check.json"}
+exec PYTHONPATH=. "$PY" bench/gpu_check.py run ${OUT:+--out "$OUT/gpu_check.json"}

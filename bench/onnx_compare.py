@@ -5,7 +5,7 @@ meets the latency targets, so no exported runtime is shipped. This script keeps
 the measurement reproducible (README "Benchmarks" quotes it).
 
     pip install --no-deps --target /tmp/onnxsite tf2onnx==1.17.0 onnx==1.23.2
-    PYTHONPATH=/tmp/onnxsite python bench/onnx_compare.py
+    PYTHONPATH=.:/tmp/onnxsite python bench/onnx_compare.py
 
 tf2onnx has no converter for the antialiased resize (TF's ScaleAndTranslate op),
 so the export replaces it with the same linear map written as two matrix
@@ -15,14 +15,12 @@ identity image, so it is the same operator, not an approximation (max diff ~1e-6
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def export(model, path: Path) -> None:

@@ -15,17 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts"
-sys.path.insert(0, str(ROOT / "tools"))  # loadtest.start_server runs the app for the tests
-
-
-def dataset_root() -> Path | None:
-    p = os.environ.get("SCUT_FBP5500_DIR")
-    return Path(p) if p and (Path(p) / "Images").is_dir() else None
-
-
-needs_dataset = pytest.mark.skipif(dataset_root() is None, reason="SCUT-FBP5500 not available: set $SCUT_FBP5500_DIR")
+from tests.support.paths import ARTIFACTS, dataset_root
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +27,7 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def scorer():
     """One real, warmed-up Scorer for the whole test session (bundled weights or $BEAUTY_MODEL)."""
-    from beauty.cli import load_scorer
+    from beauty import load_scorer
 
     s = load_scorer()
     yield s
@@ -76,7 +66,7 @@ def scut_test_images():
     root = dataset_root()
     if root is None:
         pytest.skip("SCUT-FBP5500 not available: set $SCUT_FBP5500_DIR")
-    from beauty.data import SPLIT_DIR, read_labels
+    from beauty.training.data import SPLIT_DIR, read_labels
 
     rows = sorted(read_labels(root / "train_test_files" / SPLIT_DIR / "test.txt"), key=lambda r: r[1])
     picks = [rows[i] for i in np.linspace(0, len(rows) - 1, 12).round().astype(int)]
@@ -89,7 +79,48 @@ def scut_test_images():
 @pytest.fixture(scope="session")
 def app_url(artifacts):
     """`python app.py` itself on a free localhost port; its log goes to artifacts/app-server.log."""
-    import loadtest
+    from beauty.ops.server import start_server
 
-    with loadtest.start_server(argv=[sys.executable, "app.py"], log_path=artifacts / "app-server.log") as server:
+    with start_server(argv=[sys.executable, "app.py"], log_path=artifacts / "app-server.log") as server:
         yield server.url
+
+
+# ---------------------------------------------------------------- markers and the dataset guard
+
+SERVER_FIXTURES = {"app_url", "server", "app_client", "client"}
+DATASET_FIXTURES = {"scut_test_images"}
+SLOW = {"test_model_card_metrics_hold_on_test_split"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Markers from what a test uses, so `-m "not server and not browser"` is a quick run that can't drift."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module == "test_app_browser":
+            item.add_marker(pytest.mark.browser)
+        if fixtures & SERVER_FIXTURES or module in ("test_app_browser", "test_api"):
+            item.add_marker(pytest.mark.server)
+        skipif = [m for m in item.iter_markers("skipif") if "SCUT" in str(m.kwargs.get("reason", ""))]
+        if fixtures & DATASET_FIXTURES or skipif:
+            item.add_marker(pytest.mark.dataset)
+        if item.originalname in SLOW or item.get_closest_marker("server"):
+            item.add_marker(pytest.mark.slow)
+
+
+_dataset_skips: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and ("dataset" in report.keywords or "SCUT" in str(report.longrepr)):
+        _dataset_skips.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI the dataset lies beside the checkout: a dataset test that skips there means a broken set-up,
+    and the model-card numbers would silently stop being re-checked."""
+    if os.environ.get("CI") and (Path(__file__).resolve().parents[2] / "shared" / "SCUT-FBP5500_v2").is_dir() \
+            and _dataset_skips:
+        print(f"\nERROR: {len(_dataset_skips)} dataset test(s) skipped although CI has the dataset "
+              f"(is $SCUT_FBP5500_DIR right?): {_dataset_skips[:5]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

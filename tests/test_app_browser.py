@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, dataset_root
-from make_fake_video import fake_webcam_clip, fit_on_canvas
+from beauty.app import ServeConfig
+from tests.support.fake_video import fake_webcam_clip, fit_on_canvas
+from tests.support.paths import ROOT, dataset_root
 
-from beauty.ui import LIVE_EVERY
+LIVE_EVERY = ServeConfig().live_every
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),

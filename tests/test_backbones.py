@@ -1,16 +1,16 @@
 """The Keras MobileNetV2 must reproduce torchvision's logits (reference made by
 tools/convert_mobilenet_v2.py from the original .pth in plain torch)."""
 
-import os
 
 import numpy as np
 import pytest
 
 from beauty.backbones import BACKBONES, mobilenet_v2, resnet50
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WEIGHTS = os.path.join(ROOT, "weights", "imagenet", "mobilenet_v2_torchvision.weights.h5")
-REFERENCE = os.path.join(ROOT, "tests", "data", "mobilenet_v2_reference.npz")
+from tests.support.paths import ROOT
+
+WEIGHTS = str(ROOT / "weights" / "imagenet" / "mobilenet_v2_torchvision.weights.h5")
+REFERENCE = str(ROOT / "tests" / "data" / "mobilenet_v2_reference.npz")
 
 
 @pytest.fixture(scope="module")

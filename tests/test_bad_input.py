@@ -1,4 +1,4 @@
-"""Hostile and odd inputs (tests/hostile.py) through the Python API, the CLI and the running web app.
+"""Hostile and odd inputs (tests/support/hostile.py) through the Python API, the CLI and the running web app.
 
 Every input must end in a result or in a clear, specific message (what is wrong,
 what to do) — never a traceback, a generic error, or a dead server. Real
@@ -15,21 +15,18 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tools"))
+from beauty.ops import server as app_server
+from tools import loadtest
+from tests.support import hostile
+from tests.support.paths import ROOT
 
-import hostile  # noqa: E402
-import loadtest  # noqa: E402
-
-from beauty import image as image_mod  # noqa: E402
-from beauty.errors import BeautyError, ImageError, ImageTooLargeError, ImageTooSmallError  # noqa: E402
+from beauty import image as image_mod
+from beauty.errors import BeautyError, ImageError, ImageTooLargeError, ImageTooSmallError
 
 CASES = hostile.build()
 BY_NAME = {c.name: c for c in CASES}
@@ -198,18 +195,18 @@ def test_cli_exit_code_zero_when_all_good(corpus_dir):
 
 # ---------------------------------------------------------------- the web app (gradio_client)
 
-OVERLOAD_QUEUE = {"max_size": 6}  # small, so going past it is cheap; concurrency stays ui.QUEUE's
+OVERLOAD_QUEUE = {"max_queue": 6}  # small, so going past it is cheap; concurrency stays the default
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with loadtest.start_server(tmp_path_factory.mktemp("server"), queue=OVERLOAD_QUEUE) as s:
+    with app_server.start_server(tmp_path_factory.mktemp("server"), settings=OVERLOAD_QUEUE) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
 def app_client(server, tmp_path_factory):
-    c = loadtest.client(server.url, tmp_path_factory.mktemp("downloads"))
+    c = app_server.client(server.url, tmp_path_factory.mktemp("downloads"))
     yield c
     c.close()
 
@@ -269,7 +266,7 @@ def test_app_serves_after_bad_input_under_concurrency(server, corpus_dir):
     results, lock = [], threading.Lock()
 
     def session(i):
-        c = loadtest.client(server.url)
+        c = app_server.client(server.url)
         for k in range(len(names)):
             name = names[(i + k) % len(names)]
             out = _via_app(c, corpus_dir[name])
@@ -277,7 +274,7 @@ def test_app_serves_after_bad_input_under_concurrency(server, corpus_dir):
                 results.append((name, out))
         c.close()
 
-    loadtest.run_concurrently(session, 4, timeout=180)
+    app_server.run_concurrently(session, 4, timeout=180)
     assert len(results) == 4 * len(names)
     for name, (n, _, err, message) in results:
         assert (err is None) == (BY_NAME[name].expect == "face"), (name, message)
@@ -286,10 +283,10 @@ def test_app_serves_after_bad_input_under_concurrency(server, corpus_dir):
 
 def test_app_overload_degrades_to_busy_message(server, corpus_dir):
     """More simultaneous requests than the queue holds: each one is scored or told the queue is full; none fail."""
-    total = OVERLOAD_QUEUE["max_size"] + 2 + 12
+    total = OVERLOAD_QUEUE["max_queue"] + 2 + 12
     out = loadtest.run_overload(server, corpus_dir["big_16mp"], total, time_limit=120)  # ~0.5 s of work each
     assert out["failed"] == 0, out
-    assert out["busy"] > 0 and out["ok"] >= OVERLOAD_QUEUE["max_size"], out
+    assert out["busy"] > 0 and out["ok"] >= OVERLOAD_QUEUE["max_queue"], out
     assert all(re.search("queue is full", s, re.I) for s in out["busy_samples"]), out
     assert out["serves_afterwards"]
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from tests.support.paths import ROOT
 
 LINE = re.compile(r"^(?P<file>.+)\tface (?P<i>\d+)/(?P<n>\d+)\tscore (?P<score>\d\.\d\d)\tpercentile (?P<pct>\d+\.\d)$")
 

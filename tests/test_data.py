@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from beauty import data
+from beauty.training import data
 
 REAL = os.environ.get(data.ENV_VAR)
 needs_dataset = pytest.mark.skipif(not REAL or not Path(REAL).is_dir(), reason=f"${data.ENV_VAR} not set")

@@ -1,4 +1,4 @@
-"""Space deployment plan, front matter validation, verified Hub weights (issue 4). No network needed.
+"""Space deployment plan, front matter validation, verified Hub weights. No network needed.
 
 The Hub tests use real `hf_hub_download` against a pre-filled Hugging Face cache
 (the layout the library writes: models--OWNER--NAME/{refs/main, snapshots/<commit>/…})
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from beauty import deploy, hub
+from beauty import hub
+from beauty.ops import deploy
 from beauty.errors import ModelNotFoundError
 from beauty.model import DEFAULT_MODEL, WEIGHTS_DIR
 from beauty.runtime import resolve_model_path
@@ -156,11 +157,11 @@ def test_accepted_optional_keys():
 def fake_checkout(root: Path, readme: str = "# Beauty\n\nHello.\n", gradio: str = "6.31.0") -> Path:
     """A checkout with everything a Space needs plus everything it must not get."""
     for rel in ["app.py", "beauty/__init__.py", "beauty/model.py", "beauty/ratings.txt",
-                "beauty/model_hashes.json", "weights/face_detection_short_range.tflite", "weights/MODEL_CARD.md",
+                "beauty/app/__init__.py", "beauty/app/layout.py", "beauty/model_hashes.json", "weights/face_detection_short_range.tflite", "weights/MODEL_CARD.md",
                 *deploy.model_files(),
                 # must stay behind:
                 "weights/imagenet/mobilenet_v2_torchvision.weights.h5", "tests/test_x.py", "tests/data/ref.npz",
-                "tools/convert.py", "runs/mnv2/model.npz", ".cache/crops.npy", "artifacts/eval.json",
+                "tools/convert.py", "beauty/training/train.py", "beauty/ops/deploy.py", "runs/mnv2/model.npz", ".cache/crops.npy", "artifacts/eval.json",
                 "beauty/__pycache__/model.cpython-311.pyc", "data/Images/1.jpg", "bench/gpu_check.sh",
                 ".git/HEAD", "venv/bin/python"]:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +177,7 @@ def test_space_gets_exactly_the_runtime_files(tmp_path):
     files, fm = deploy.plan(root)
     assert sorted(f.path_in_repo for f in files) == sorted([
         "app.py", "requirements.txt", "README.md", "beauty/__init__.py", "beauty/model.py",
-        "beauty/ratings.txt", "beauty/model_hashes.json", "weights/face_detection_short_range.tflite",
+        "beauty/app/__init__.py", "beauty/app/layout.py", "beauty/ratings.txt", "beauty/model_hashes.json", "weights/face_detection_short_range.tflite",
         "weights/MODEL_CARD.md", "weights/beauty_mobilenet_v2.npz", "weights/beauty_mobilenet_v2.json",
     ])
     readme = next(f for f in files if f.path_in_repo == "README.md").content.decode()

@@ -23,8 +23,8 @@ def shipped_metrics():
 
 @pytest.mark.skipif(not REAL or not Path(REAL).is_dir(), reason="$SCUT_FBP5500_DIR not set")
 def test_model_card_metrics_hold_on_test_split():
-    from beauty import data
-    from beauty.evaluate import evaluate
+    from beauty.training import data
+    from beauty.training.evaluate import evaluate
 
     claimed = shipped_metrics()
     result = evaluate(DEFAULT_MODEL, data.dataset_dir(REAL), "60-40", crops="face", flip_tta=True, cache_dir=None)

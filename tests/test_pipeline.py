@@ -19,7 +19,7 @@ from beauty.errors import ImageError, NoFaceError
 from beauty.face import CROP_SIZE
 from beauty.percentile import human_ratings, percentile
 
-from conftest import dataset_root, needs_dataset
+from tests.support.paths import dataset_root, needs_dataset
 
 # |score in scene - score alone|, 5 faces × 27 placements, shipped model: max 0.24, median per face
 # 0.04-0.11, no face missed (artifacts/scene_spread.json after a run).

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,22 +15,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tools"))
-
-import hostile  # noqa: E402
-import loadtest  # noqa: E402
+from beauty.ops import server as app_server
+from tools import loadtest
+from tests.support import hostile
+from tests.support.paths import ROOT
 
 # The production mechanisms with shorter times, so the test can wait them out:
-SWEEP = (2, 14)  # delete_cache (production: ui.BLOCKS)
-UPLOAD_TTL = 6  # forget_upload delay (production: ui.UPLOAD_TTL)
+SHORT = {"sweep_every": 2, "sweep_age": 14, "upload_ttl": 6}  # production: ServeConfig() (30, 120, 30)
+SWEEP = (SHORT["sweep_every"], SHORT["sweep_age"])
+UPLOAD_TTL = SHORT["upload_ttl"]
+DOWNLOAD_TTL = 20  # ServeConfig().download_ttl
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with loadtest.start_server(tmp_path_factory.mktemp("server"), blocks={"delete_cache": list(SWEEP)},
-                               ui_overrides={"UPLOAD_TTL": UPLOAD_TTL}) as s:
+    with app_server.start_server(tmp_path_factory.mktemp("server"), settings=SHORT) as s:
         yield s
 
 
@@ -52,17 +50,11 @@ def photos(tmp_path_factory) -> list[Path]:
     return paths
 
 
-def _ui():
-    from beauty import ui
-
-    return ui
-
-
 # ---------------------------------------------------------------- sessions
 
 
 def test_each_client_is_its_own_session(server):
-    a, b = loadtest.client(server.url), loadtest.client(server.url)
+    a, b = app_server.client(server.url), app_server.client(server.url)
     assert a.session_hash != b.session_hash
     a.close()
     b.close()
@@ -79,9 +71,11 @@ def test_webcam_shots_do_not_mix_between_sessions(server, photos):
 def test_live_streams_do_not_mix_between_sessions(scorer, photos):
     """/stream can't be driven by gradio_client (it has no 'process_streaming' message), so the live
     handler runs here with one state per session, from several threads at once, as the server does."""
-    ui = _ui()
-    ui._scorer = scorer
+    from beauty.app.handlers import Handlers
+    from beauty.app.shots import new_session
     from beauty.image import load_image
+
+    handlers = Handlers(scorer)
 
     def jittered(rgb):  # one session's live frames: its face, brightness moving a little
         return [np.clip(rgb.astype(np.int16) + (k - 3) * 3, 0, 255).astype(np.uint8) for k in range(6)]
@@ -89,20 +83,20 @@ def test_live_streams_do_not_mix_between_sessions(scorer, photos):
     streams = [jittered(load_image(p)) for p in photos[:3]]
     best_own = [max(scorer.score(f).main.score for f in frames) for frames in streams]  # alone, in order
     assert min(abs(a - b) for i, a in enumerate(best_own) for b in best_own[i + 1:]) > 0.01, best_own
-    states = [ui.new_session() for _ in streams]
+    states = [new_session() for _ in streams]
     barrier = threading.Barrier(len(streams))
 
     def stream(i):
         barrier.wait()
         for f in streams[i]:
-            ui.live_frame(f, states[i])
+            handlers.live_frame(f, states[i])
 
-    loadtest.run_concurrently(stream, len(streams), timeout=120)
+    app_server.run_concurrently(stream, len(streams), timeout=120)
     for i, st in enumerate(states):
         live = [s for s in st["shots"] if s["source"] == "live"]
         assert len(live) == 1 and len(st["shots"]) == 1, st["shots"]
         assert abs(live[0]["score"] - best_own[i]) < 1e-3, (i, live[0]["score"], best_own)
-        ui.reset_shots(st)
+        handlers.reset_shots(st)
 
 
 # ---------------------------------------------------------------- nothing stays on disk
@@ -122,7 +116,7 @@ def test_best_shot_download_is_short_lived(server, photos):
         return {p for p in server.files(everywhere=True) if p.name.startswith("best-shot") and "beauty-best-" in str(p)}
 
     before = best_files()
-    c = loadtest.client(server.url)
+    c = app_server.client(server.url)
     c.predict(handle_file(str(photos[0])), api_name="/shot")
     c.predict(handle_file(str(photos[1])), api_name="/shot")
     out = c.predict(api_name="/reset")
@@ -137,14 +131,13 @@ def test_no_user_image_left_after_a_burst(server, photos, artifacts):
     import httpx
     from gradio_client import handle_file
 
-    ui = _ui()
     bad = photos[0].parent / "not-a-photo.jpg"
     bad.write_bytes(b"hello, not a photo" * 50)
     uploads = [photos[0], photos[1], photos[2], bad]
     errors = []
 
     def client_burst(i):
-        c = loadtest.client(server.url)
+        c = app_server.client(server.url)
         for k in range(4):
             try:
                 c.predict(handle_file(str(uploads[(i + k) % len(uploads)])), api_name="/score")
@@ -152,7 +145,7 @@ def test_no_user_image_left_after_a_burst(server, photos, artifacts):
                 errors.append(str(e))
         c.close()
 
-    loadtest.run_concurrently(client_burst, 3, timeout=120)
+    app_server.run_concurrently(client_burst, 3, timeout=120)
     stray = httpx.post(server.url + "gradio_api/upload",
                        files={"files": ("never-scored.jpg", photos[0].read_bytes(), "image/jpeg")}).json()[0]
     t_end = time.monotonic()
@@ -170,14 +163,14 @@ def test_no_user_image_left_after_a_burst(server, photos, artifacts):
 
     # everything else (outputs, the stray upload, best-shot downloads and their cache copies): the
     # delete_cache sweep, and the download's own timer
-    deadline = t_end + max(SWEEP[0] + SWEEP[1], getattr(ui, "DOWNLOAD_TTL", 0)) + 4
+    deadline = t_end + max(SWEEP[0] + SWEEP[1], DOWNLOAD_TTL) + 4
     while _user_images(server) and time.monotonic() < deadline:
         time.sleep(0.5)
     left = _user_images(server)
     (artifacts / "privacy-window.txt").write_text(
         f"user images on disk right after the burst: {at_end}\n"
         f"after UPLOAD_TTL={UPLOAD_TTL}s (+1.5): {after_ttl} (originals: {len(left_originals)})\n"
-        f"after delete_cache={SWEEP} / DOWNLOAD_TTL={getattr(ui, 'DOWNLOAD_TTL', None)} (+4s): {len(left)}\n")
+        f"after delete_cache={SWEEP} / DOWNLOAD_TTL={DOWNLOAD_TTL} (+4s): {len(left)}\n")
     assert not left, left
 
 
@@ -189,7 +182,7 @@ def test_same_photo_uploaded_twice_is_not_deleted_under_a_waiting_request(server
 
     photo = photos[2]
     t0 = time.monotonic()
-    loadtest.client(server.url).predict(handle_file(str(photo)), api_name="/score")  # A: deletion due at ~t0+TTL
+    app_server.client(server.url).predict(handle_file(str(photo)), api_name="/score")  # A: deletion due at ~t0+TTL
     time.sleep(UPLOAD_TTL * 0.6)
     path = httpx.post(server.url + "gradio_api/upload",
                       files={"files": (photo.name, photo.read_bytes(), "image/jpeg")}).json()[0]  # B uploads
@@ -223,7 +216,7 @@ def test_logs_contain_no_image_data(server):
     "gradio_api/file=weights/beauty_mobilenet_v2.npz",
     f"gradio_api/file={ROOT}/weights/beauty_mobilenet_v2.json",
     f"gradio_api/file={ROOT}/weights/face_detection_short_range.tflite",
-    f"gradio_api/file={ROOT}/beauty/ui.py",
+    f"gradio_api/file={ROOT}/beauty/app/layout.py",
     "gradio_api/file=app.py",
     "gradio_api/file=beauty/ratings.txt",
     "gradio_api/file=.git/config",
@@ -252,20 +245,22 @@ def test_server_paths_in_requests_are_refused(server):
 
 
 def test_launch_settings():
-    ui = _ui()
-    kw = ui.launch_kwargs()
-    assert not kw.get("allowed_paths") and not kw.get("share")
-    assert kw["max_file_size"] == ui.MAX_FILE_SIZE
+    from beauty.app import ServeConfig, launch_kwargs
     from beauty.image import MAX_BYTES
 
-    assert ui.MAX_FILE_SIZE == MAX_BYTES and kw["show_error"] is False
-    freq, age = ui.BLOCKS["delete_cache"]
-    assert freq <= 60 and age <= 300
-    assert ui.QUEUE["max_size"] and ui.QUEUE["default_concurrency_limit"]
+    cfg = ServeConfig()
+    kw = launch_kwargs(cfg)
+    assert not kw.get("allowed_paths") and not kw.get("share")
+    assert kw["max_file_size"] == cfg.max_file_size == MAX_BYTES and kw["show_error"] is False
+    # the measured values of docs/reliability.md, exactly: a change must be deliberate
+    assert (cfg.sweep_every, cfg.sweep_age, cfg.upload_ttl) == (30, 120, 30)
+    assert cfg.queue_kwargs() == {"default_concurrency_limit": 2, "max_size": 32}
 
 
 def test_forget_upload_only_touches_gradio_uploads(tmp_path, monkeypatch):
-    ui = _ui()
+    from beauty.app.serving import UploadJanitor
+
+    janitor = UploadJanitor(0.2)
     uploads, elsewhere = tmp_path / "gradio", tmp_path / "other"
     (uploads / "abc").mkdir(parents=True)
     elsewhere.mkdir()
@@ -273,11 +268,10 @@ def test_forget_upload_only_touches_gradio_uploads(tmp_path, monkeypatch):
     inside.write_bytes(b"x")
     outside.write_bytes(b"x")
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
-    monkeypatch.setattr(ui, "UPLOAD_TTL", 0.2)
     for p in (inside, outside, uploads / ".." / "other" / "me.jpg"):
-        ui.forget_upload({"path": str(p)})
-    ui.forget_upload(None)
-    ui.forget_upload({"url": "data:..."})
+        janitor.forget({"path": str(p)})
+    janitor.forget(None)
+    janitor.forget({"url": "data:..."})
     time.sleep(1.0)
     assert not inside.exists() and outside.exists()
 

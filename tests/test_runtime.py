@@ -1,4 +1,4 @@
-"""Fast inference path, device selection and where the weights come from (issue 4)."""
+"""Fast inference path, device selection and where the weights come from."""
 
 import io
 
@@ -122,7 +122,7 @@ def test_no_local_weights_and_no_repo_names_both_options(monkeypatch, tmp_path):
 
 def test_bench_stages_and_report(scorer, photo):
     """The benchmark's per-stage timing runs on the real pipeline and its report states the verdicts."""
-    from beauty import bench
+    from beauty.ops import bench
 
     st = bench.stages(scorer, photo, runs=3)
     assert st["faces"] == 1 and st["total"]["runs"] == 3

@@ -3,13 +3,13 @@
 torch and keras live in different venvs here (and torchvision in neither), so
 the conversion runs in three steps that hand over plain .npz files (no pickle):
 
-  1. keras venv:  python tools/convert_mobilenet_v2.py images
+  1. keras venv:  python -m tools.convert_mobilenet_v2 images
        skimage's bundled photos -> resize 256 / center-crop 224 (PIL bilinear)
        -> uint8 batch in tests/data/mobilenet_v2_reference.npz
-  2. torch venv:  python tools/convert_mobilenet_v2.py torch --pth mobilenet_v2-b0353104.pth
+  2. torch venv:  python -m tools.convert_mobilenet_v2 torch --pth mobilenet_v2-b0353104.pth
        plain-torch copy of torchvision's MobileNetV2, load_state_dict(strict=True),
        state_dict -> --state npz, reference logits -> reference npz
-  3. keras venv:  python tools/convert_mobilenet_v2.py keras
+  3. keras venv:  python -m tools.convert_mobilenet_v2 keras
        state npz -> Keras model -> weights/imagenet/mobilenet_v2_torchvision.weights.h5,
        then checks the Keras logits against torch's.
 """
@@ -17,7 +17,6 @@ the conversion runs in three steps that hand over plain .npz files (no pickle):
 import argparse
 import hashlib
 import os
-import sys
 
 import numpy as np
 
@@ -171,7 +170,6 @@ def torch_to_keras(model, state):
 
 
 def run_keras(args):
-    sys.path.insert(0, ROOT)
     from beauty.backbones import mobilenet_v2
 
     with np.load(args.state) as f:

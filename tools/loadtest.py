@@ -1,8 +1,8 @@
 """Load-test the web app on loopback with many concurrent gradio_client sessions.
 
-    python tools/loadtest.py                       # 16 clients × 25 requests, then overload and sessions
-    python tools/loadtest.py --clients 4 --requests 5 --overload 0
-    python tools/loadtest.py --json out.json
+    python -m tools.loadtest                       # 16 clients × 25 requests, then overload and sessions
+    python -m tools.loadtest --clients 4 --requests 5 --overload 0
+    python -m tools.loadtest --json out.json
 
 Starts the app as a subprocess (127.0.0.1, a free port, its own GRADIO_TEMP_DIR),
 waits for it, then:
@@ -17,187 +17,34 @@ waits for it, then:
 3. sessions: several sessions take webcam shots (/shot) with different faces at
    the same time; each session's best shot must be its own face's score.
 4. files: what is left in GRADIO_TEMP_DIR (user images on disk) right after.
-
-`start_server()` is also what the tests use to get a real app on loopback.
+The server itself is started by `beauty.ops.server.start_server`, as in the tests.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import dataclasses
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from beauty.app import ServeConfig
+from beauty.ops.server import Server, client, start_server
+from tests.support import hostile
 
 BUSY_PATTERN = re.compile(r"queue is full|too many|busy|try again later", re.I)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif")
 
-SERVE_CODE = """
-import json, os, sys
-sys.path.insert(0, os.getcwd())
-from beauty import ui
-queue = dict(ui.QUEUE, **json.loads(os.environ.get("LOADTEST_QUEUE") or "{}"))
-ui.BLOCKS.update({k: tuple(v) if isinstance(v, list) else v
-                  for k, v in json.loads(os.environ.get("LOADTEST_BLOCKS") or "{}").items()})
-for k, v in json.loads(os.environ.get("LOADTEST_UI") or "{}").items():
-    setattr(ui, k, v)
-print("queue settings", queue, "blocks", ui.BLOCKS, "upload ttl", ui.UPLOAD_TTL, flush=True)
-ui.build_demo().queue(**queue).launch(**ui.launch_kwargs())
-"""
-
-
-def run_concurrently(fn, n: int, timeout: float) -> None:
-    """Call fn(0) … fn(n-1) in n threads at once and wait up to `timeout` s for each."""
-    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process (and its children) in MB, from /proc."""
-    total = 0
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for p in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024
-
-
-class Server:
-    """A running app subprocess: url, pid, temp dir, log file."""
-
-    def __init__(self, proc, url, temp_dir, log_path, sys_tmp=None):
-        self.proc, self.url, self.temp_dir, self.log_path = proc, url, Path(temp_dir), Path(log_path)
-        self.sys_tmp = Path(sys_tmp) if sys_tmp else None  # the server's TMPDIR
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def rss_mb(self) -> float:
-        return rss_mb(self.proc.pid)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def files(self, everywhere: bool = False) -> list[Path]:
-        """Regular files under the server's GRADIO_TEMP_DIR (and its TMPDIR when `everywhere`)."""
-        roots = [self.temp_dir] + ([self.sys_tmp] if everywhere and self.sys_tmp else [])
-        return sorted(p for r in roots for p in r.rglob("*") if p.is_file())
-
-    def image_files(self, everywhere: bool = False) -> list[Path]:
-        """Files the server wrote that decode as images (what a privacy check cares about)."""
-        from PIL import Image
-
-        found = []
-        for p in self.files(everywhere):
-            try:
-                with Image.open(p) as im:
-                    im.size  # noqa: B018 - header parsed: it is an image
-                found.append(p)
-            except Exception:  # noqa: BLE001
-                continue
-        return found
-
-
-@contextlib.contextmanager
-def start_server(temp_dir: str | os.PathLike | None = None, queue: dict | None = None, timeout: float = 240,
-                 env: dict | None = None, blocks: dict | None = None, ui_overrides: dict | None = None,
-                 argv: list[str] | None = None, log_path: str | os.PathLike | None = None):
-    """Run the app (beauty.ui with its QUEUE/BLOCKS/launch settings) on 127.0.0.1:<free port>; yields a Server.
-
-    `argv` runs another command instead (e.g. `python app.py` itself); `log_path` keeps its log elsewhere.
-
-    `queue` / `blocks` override entries of ui.QUEUE / ui.BLOCKS (e.g. a short delete_cache in tests),
-    `ui_overrides` other module settings of beauty.ui (e.g. UPLOAD_TTL).
-    The server's TMPDIR is a "tmp" folder next to its GRADIO_TEMP_DIR, so everything it writes can be scanned.
-    """
-    port = free_port()
-    own_tmp = None
-    if temp_dir is None:
-        own_tmp = tempfile.TemporaryDirectory(prefix="beauty-loadtest-")
-        temp_dir = own_tmp.name
-    gradio_tmp = Path(temp_dir) / "gradio"
-    gradio_tmp.mkdir(parents=True, exist_ok=True)
-    sys_tmp = Path(temp_dir) / "tmp"
-    sys_tmp.mkdir(parents=True, exist_ok=True)
-    log_path = Path(log_path or Path(temp_dir) / "server.log")
-    e = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-             GRADIO_TEMP_DIR=str(gradio_tmp), GRADIO_ANALYTICS_ENABLED="False", TF_CPP_MIN_LOG_LEVEL="2",
-             LOADTEST_QUEUE=json.dumps(queue or {}), LOADTEST_BLOCKS=json.dumps(blocks or {}),
-             LOADTEST_UI=json.dumps(ui_overrides or {}),
-             TMPDIR=str(sys_tmp), PYTHONUNBUFFERED="1", **(env or {}))
-    e.pop("SPACE_ID", None)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv or [sys.executable, "-c", SERVE_CODE], cwd=ROOT, env=e, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(proc, f"http://127.0.0.1:{port}/", gradio_tmp, log_path, sys_tmp)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app exited with code {proc.returncode}:\n{server.log()[-3000:]}")
-            try:
-                with urllib.request.urlopen(server.url + "gradio_api/info", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"app did not start in {timeout:.0f}s:\n{server.log()[-3000:]}")
-            time.sleep(0.5)
-        yield server
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        if own_tmp is not None:
-            own_tmp.cleanup()
-
-
-def client(url: str, download_dir: str | os.PathLike | bool = False):
-    """A gradio_client session: its own session_hash, so its own gr.State."""
-    from gradio_client import Client
-
-    dl = download_dir if download_dir is not False else False
-    return Client(url, verbose=False, download_files=str(dl) if dl else False, analytics_enabled=False)
 
 
 def face_files(folder: Path, n_dataset: int = 8) -> list[Path]:
     """Write real face photos (astronaut + some dataset photos when available) into folder; return their paths."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import hostile
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -216,8 +63,6 @@ def face_files(folder: Path, n_dataset: int = 8) -> list[Path]:
 
 def big_photo(folder: Path) -> Path:
     """The astronaut upscaled to 4000×4000 (16 MP JPEG, ~0.8 MB): the cost of a phone photo."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import hostile
     from PIL import Image
 
     p = folder / "big-16mp.jpg"
@@ -398,10 +243,8 @@ def main(argv=None):
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     a = p.parse_args(argv)
 
-    from beauty import ui
-
-    report = {"queue": dict(ui.QUEUE), "blocks": {k: v for k, v in ui.BLOCKS.items()},
-              "max_file_size": ui.MAX_FILE_SIZE, "cpus": os.cpu_count()}
+    cfg = ServeConfig()
+    report = {"config": dataclasses.asdict(cfg), "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="beauty-loadtest-") as tmp:
         tmp = Path(tmp)
         photos = face_files(tmp / "photos")
@@ -421,7 +264,7 @@ def main(argv=None):
                 report["sessions"] = run_sessions(server, photos[: a.sessions])
                 print("sessions:", json.dumps(report["sessions"]), flush=True)
             if a.overload and a.overload_max_size is None:
-                total = a.overload if a.overload > 0 else ui.QUEUE["max_size"] + ui.QUEUE["default_concurrency_limit"] + 16
+                total = a.overload if a.overload > 0 else cfg.max_queue + cfg.concurrency + 16
                 report["overload"] = run_overload(server, big, total)
                 print("overload:", json.dumps(report["overload"]), flush=True)
             time.sleep(1)
@@ -429,9 +272,9 @@ def main(argv=None):
             report["rss_mb_end"] = round(server.rss_mb(), 1)
             report["server_alive"] = server.alive()
         if a.overload and a.overload_max_size is not None:
-            q = {"max_size": a.overload_max_size}
-            with start_server(tmp / "server2", queue=q) as server:
-                total = a.overload if a.overload > 0 else a.overload_max_size + ui.QUEUE["default_concurrency_limit"] + 16
+            q = {"max_queue": a.overload_max_size}
+            with start_server(tmp / "server2", settings=q) as server:
+                total = a.overload if a.overload > 0 else a.overload_max_size + cfg.concurrency + 16
                 report["overload"] = dict(run_overload(server, big, total), queue=q)
                 print("overload:", json.dumps(report["overload"]), flush=True)
     if a.json:

@@ -2,7 +2,7 @@
 
 Prints the median eye-midpoint position and inter-ocular distance (as fractions
 of the image side) that `beauty.face.FRAMING` must hold, and their spread.
-Usage: python tools/measure_framing.py [DATASET_DIR]
+Usage: python -m tools.measure_framing [DATASET_DIR]
 """
 
 import os

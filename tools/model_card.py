@@ -1,9 +1,9 @@
 """Write weights/MODEL_CARD.md and the `metrics` of the shipped model's JSON from evaluation outputs.
 
-    python -m beauty.evaluate --crops both --out artifacts/eval-6040
-    python -m beauty.evaluate --folds 'runs/fold{}/model.npz' --out artifacts/eval-folds
-    python -m beauty.evaluate --no-tta --out artifacts/eval-6040-notta
-    python tools/model_card.py artifacts/eval-6040/metrics.json artifacts/eval-6040-notta/metrics.json \
+    python -m beauty.training.evaluate --crops both --out artifacts/eval-6040
+    python -m beauty.training.evaluate --folds 'runs/fold{}/model.npz' --out artifacts/eval-folds
+    python -m beauty.training.evaluate --no-tta --out artifacts/eval-6040-notta
+    python -m tools.model_card artifacts/eval-6040/metrics.json artifacts/eval-6040-notta/metrics.json \
         artifacts/eval-folds/metrics.json runs/mnv2-6040/model.json
 
 The numbers in the card and in the JSON come from the same files, and
@@ -14,11 +14,10 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from beauty.model import DEFAULT_MODEL
+from beauty.training.metrics import BASELINES
 
-from beauty.metrics import BASELINES  # noqa: E402
-from beauty.model import DEFAULT_MODEL  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def row(name, m):
@@ -59,7 +58,7 @@ def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, ext
         "- Recipe: ridge-regression head fitted in closed form on frozen features, then the whole network fine-tuned",
         f"  {cfg.get('epochs')} epochs, AdamW (lr {cfg.get('lr')}, weight decay 1e-4, 5 % warm-up, cosine decay), batch {cfg.get('batch_size')},",
         "  MSE loss; augmentation: flip, rotation ±8°, scale ±8 %, shift ±4 %, brightness/contrast ±15 %; seed 0.",
-        "- Command: `python -m beauty.train --split 60-40 --epochs "
+        "- Command: `python -m beauty.training.train --split 60-40 --epochs "
         f"{cfg.get('epochs')} --lr {cfg.get('lr')} --eval-every 2 --out runs/mnv2-6040` on 2 CPU cores (no GPU was",
         "  available): about an hour, with other work on the same cores.",
         "",

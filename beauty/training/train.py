@@ -1,7 +1,7 @@
 """Fine-tune the beauty regressor on SCUT-FBP5500.
 
-    python -m beauty.train --split 60-40 --out runs/mnv2-6040
-    python -m beauty.train --fold 3 --out runs/mnv2-fold3
+    python -m beauty.training.train --split 60-40 --out runs/mnv2-6040
+    python -m beauty.training.train --fold 3 --out runs/mnv2-fold3
 
 Recipe: the ImageNet backbone's pooled features fit a ridge-regression head in
 closed form (the "head first" phase, one forward pass instead of several
@@ -108,7 +108,7 @@ def main(argv=None):
 
     import keras
 
-    from .model import build_regressor, load_model, predict, save_model
+    from ..model import build_regressor, load_model, predict, save_model
 
     keras.utils.set_random_seed(a.seed)
     protocol = f"fold{a.fold}" if a.fold else a.split

@@ -95,9 +95,9 @@ def face_crops(root: Path, names: list[str], cache_dir: str | os.PathLike | None
     images takes a while; the cache key covers the names and the framing constants.
     `cache_dir=None` computes without reading or writing a cache.
     """
-    from .face import CROP_SIZE, FRAMING, PIPELINE_VERSION, FaceDetector, find_faces
-    from .errors import BeautyError
-    from .image import load_image
+    from ..face import CROP_SIZE, FRAMING, PIPELINE_VERSION, FaceDetector, find_faces
+    from ..errors import BeautyError
+    from ..image import load_image
 
     key = hashlib.sha1(repr((names, FRAMING, CROP_SIZE, PIPELINE_VERSION, raw)).encode()).hexdigest()[:12]
     cache = Path(cache_dir) / f"crops-{'raw' if raw else 'face'}-{len(names)}-{key}.npy" if cache_dir else None

@@ -24,8 +24,6 @@ import json
 import os
 import platform
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {  # issue 4: on a 2-core CPU
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = {  # on a 2-core CPU
     "e2e_vs_resnet50": 1 / 3,  # one selfie end to end <= 1/3 of a ResNet50 forward
     "webcam_fps": 10.0,
     "cold_start_s": 15.0,
@@ -100,9 +98,9 @@ def webcam_frame(rgb: np.ndarray) -> np.ndarray:
 
 def stages(scorer, photo: bytes, runs: int) -> dict:
     """Per-stage latency of one photo, each stage timed inside the same loop, plus the real score() call."""
-    from . import face as face_mod
-    from .image import load_image
-    from .percentile import percentile
+    from .. import face as face_mod
+    from ..image import load_image
+    from ..percentile import percentile
 
     names = ("decode", "detect", "align_crop", "model", "percentile")
     ts = {k: [] for k in names + ("total",)}
@@ -112,7 +110,7 @@ def stages(scorer, photo: bytes, runs: int) -> dict:
         t.append(time.perf_counter())
         dets = scorer.detector.detect(rgb)[: scorer.max_faces]
         t.append(time.perf_counter())
-        crops = np.stack([face_mod.crop_face(rgb, d) for d in dets])
+        crops = np.stack([face_mod.crop_face(rgb, d, scorer.detector) for d in dets])  # the app's two passes
         t.append(time.perf_counter())
         scores = scorer.score_crops(crops)
         t.append(time.perf_counter())
@@ -134,41 +132,22 @@ def cold_start(photo: bytes, timeout: float = 120.0) -> dict:
     """Start `python app.py` on a free port; seconds until the first answered /score, and the app's peak RSS."""
     from gradio_client import Client, handle_file
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
-               GRADIO_ANALYTICS_ENABLED="False", TF_CPP_MIN_LOG_LEVEL="2")
+    from .server import start_server
+
     with tempfile.TemporaryDirectory() as tmp:
         photo_path = Path(tmp) / "photo.jpg"
         photo_path.write_bytes(photo)
-        log = open(Path(tmp) / "app.log", "w+")
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            client = None
-            while client is None:
-                if proc.poll() is not None or time.perf_counter() - t0 > timeout:
-                    log.seek(0)
-                    raise RuntimeError(f"app.py did not come up (exit {proc.returncode}):\n{log.read()[-2000:]}")
-                try:
-                    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-                except Exception:  # noqa: BLE001 - not listening yet
-                    time.sleep(0.2)
+        with start_server(Path(tmp) / "server", argv=[sys.executable, "app.py"], timeout=timeout,
+                          poll=0.05) as server:
+            client = Client(server.url, verbose=False)
             client.predict(handle_file(str(photo_path)), api_name="/score")
             ready = time.perf_counter() - t0
-            cpu = _cpu_seconds(proc.pid)
+            cpu = _cpu_seconds(server.pid)
             second = time.perf_counter()
             client.predict(handle_file(str(photo_path)), api_name="/score")
             warm_request = time.perf_counter() - second
-            rss = _vm_hwm_kb(proc.pid) / 1e6
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
+            rss = _vm_hwm_kb(server.pid) / 1e6
     return {"cold_start_s": ready, "cold_start_cpu_s": cpu, "warm_request_ms": warm_request * 1e3,
             "app_peak_rss_gb": rss}
 
@@ -190,7 +169,7 @@ def _vm_hwm_kb(pid: int) -> float:
 def run(runs: int = 50, photo_path: str | None = None, cold_starts: int = 1, log=print) -> dict:
     """All measurements as one dict (see module doc)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from .cli import quiet_native_stderr
+    from ..runtime import quiet_native_stderr
 
     res = {"machine": machine()}
     photo = bench_photo(photo_path)
@@ -209,8 +188,8 @@ def run(runs: int = 50, photo_path: str | None = None, cold_starts: int = 1, log
         import tensorflow  # noqa: F401
 
         t_import = time.perf_counter() - t
-        from .model import compiled_forward, load_model, predict
-        from .pipeline import Scorer
+        from ..model import compiled_forward, load_model, predict
+        from ..pipeline import Scorer
 
         t = time.perf_counter()
         scorer = Scorer()
@@ -229,8 +208,8 @@ def run(runs: int = 50, photo_path: str | None = None, cold_starts: int = 1, log
     res["stages"] = stages(scorer, photo, runs)
 
     log("webcam frames …")
-    from .face import find_faces
-    from .image import load_image
+    from ..face import find_faces
+    from ..image import load_image
 
     frame = webcam_frame(load_image(photo))
     res["webcam"] = timed(lambda: scorer.score(frame), runs)
@@ -251,7 +230,7 @@ def run(runs: int = 50, photo_path: str | None = None, cold_starts: int = 1, log
     res["bench_peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
     log("reference: ResNet50 350×350, batch 1 …")
-    from .backbones import resnet50
+    from ..backbones import resnet50
 
     with quiet_native_stderr():
         rn = resnet50(input_shape=(350, 350, 3), weights=None)

@@ -4,7 +4,7 @@ Y4M is a text header ("YUV4MPEG2 W.. H.. F30:1 Ip A1:1 C420jpeg") then, per
 frame, "FRAME\\n" and the raw planar Y, U, V planes (4:2:0: chroma at half
 resolution), BT.601 full-range ("jpeg") as Chromium expects.
 
-    python tests/make_fake_video.py photo.jpg out.y4m [--size 640x480] [--frames 30]
+    python -m tests.support.fake_video photo.jpg out.y4m [--size 640x480] [--frames 30]
 """
 
 from __future__ import annotations

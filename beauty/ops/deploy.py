@@ -5,7 +5,8 @@
     python -m beauty publish-model --update-hashes     # after replacing the model in weights/
 
 A Space gets exactly what the app needs at run time (`space_files`): app.py,
-the beauty/ package (code, ratings.txt, model_hashes.json), the weights the app
+the serving layers of the beauty/ package (the core stages and beauty/app/, with
+ratings.txt and model_hashes.json; never training/ or ops/), the weights the app
 loads (model .npz/.json, face detector, MODEL_CARD.md), requirements.txt and a
 README.md whose YAML front matter configures the Space. Nothing else — no
 training weights (weights/imagenet/), tests, tools, caches, runs or datasets.
@@ -28,7 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 SPACE_CONFIG = {  # README front matter; sdk_version is filled in from requirements.txt
     "title": "Facial Beauty Scorer",
@@ -189,8 +190,11 @@ def space_readme(root: Path = ROOT, model_repo: str | None = None) -> tuple[dict
 # ---------------------------------------------------------------- what a Space gets
 
 
+OFFLINE_PACKAGES = ("training", "ops")  # beauty/ sub-packages the running app never imports
+
+
 def model_files(root: Path = ROOT) -> list[str]:
-    from .hub import MODEL_FILES
+    from ..hub import MODEL_FILES
 
     return [f"weights/{n}" for n in MODEL_FILES]
 
@@ -202,6 +206,7 @@ def space_files(root: Path = ROOT, include_model: bool = True, model_repo: str |
         p.relative_to(root).as_posix()
         for p in (root / "beauty").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".txt", ".json")
+        and p.relative_to(root / "beauty").parts[0] not in OFFLINE_PACKAGES
     )
     names += ["weights/face_detection_short_range.tflite", "weights/MODEL_CARD.md"]
     if include_model:
@@ -314,7 +319,7 @@ def model_repo_files(root: Path = ROOT) -> list[UploadFile]:
 
 def check_hashes(root: Path = ROOT, update: bool = False) -> list[str]:
     """Lines describing each model file vs beauty/model_hashes.json; DeployError if stale and not `update`."""
-    from .hub import compute_hashes, recorded_hashes, write_hashes
+    from ..hub import compute_hashes, recorded_hashes, write_hashes
 
     record = root / "beauty" / "model_hashes.json"
     actual = compute_hashes(root / "weights")
@@ -349,7 +354,7 @@ def publish_model(repo: str | None, private: bool = False, dry_run: bool = False
     return 0
 
 
-# ---------------------------------------------------------------- CLI (registered in beauty/cli.py)
+# ---------------------------------------------------------------- CLI
 
 
 def add_parser(sub) -> None:

@@ -12,34 +12,12 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .percentile import human_ratings
+from ..percentile import human_ratings
 
 ACCENT = "#e8590c"  # the user's score
 NEUTRAL = "#8fa3bf"  # the dataset
 BOX_COLORS = ["#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c940d"]
 BIN_WIDTH = 0.1
-
-
-def ordinal(n: int) -> str:
-    """1 -> '1st', 22 -> '22nd', 13 -> '13th'."""
-    n = int(n)
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def pct_label(p: float) -> str:
-    """Percentile as a short ordinal for captions: 81.2 -> '81st pct'."""
-    return f"{ordinal(pct_int(p))} pct"
-
-
-def pct_int(p: float) -> int:
-    """Whole percentile shown to users, 0..100 (rounded)."""
-    return int(np.clip(round(float(p)), 0, 100))
-
-
-def caption(score: float, p: float) -> str:
-    """Gallery caption, e.g. 'score 3.42 · 81st pct'."""
-    return f"score {score:.2f} · {pct_label(p)}"
 
 
 def _layout(fig, height: int, top: int = 50, bottom: int = 30):

@@ -1,8 +1,8 @@
 """Evaluate models on the official SCUT-FBP5500 protocols, beside the published numbers.
 
-    python -m beauty.evaluate                                   # shipped model, 60/40 test split
-    python -m beauty.evaluate --crops both                      # app pipeline vs raw dataset images
-    python -m beauty.evaluate --folds 'runs/fold{}/model.npz'   # 5-fold CV, one model per fold
+    python -m beauty.training.evaluate                                   # shipped model, 60/40 test split
+    python -m beauty.training.evaluate --crops both                      # app pipeline vs raw dataset images
+    python -m beauty.training.evaluate --folds 'runs/fold{}/model.npz'   # 5-fold CV, one model per fold
 
 Prints PC / MAE / RMSE (and per subgroup), writes scatter.png (predicted vs
 human), histograms.png (the two score distributions) and metrics.json.
@@ -23,7 +23,7 @@ from .metrics import by_group, format_table, regression_metrics
 def evaluate(model_path, root: Path, protocol: str, crops: str = "face", flip_tta: bool = True,
              cache_dir: str | None = ".cache") -> dict:
     """Metrics of one model on one protocol's test images; also returns predictions."""
-    from .model import load_model, predict
+    from ..model import load_model, predict
 
     _, test = data.load_split(root, protocol)
     names = [n for n, _ in test]
@@ -66,7 +66,7 @@ def plots(pred, true, out: Path, title: str):
 
 
 def main(argv=None):
-    from .model import DEFAULT_MODEL
+    from ..model import DEFAULT_MODEL
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model .npz (with its .json)")

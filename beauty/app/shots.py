@@ -1,0 +1,81 @@
+"""Webcam best shots: one session's scored shots, kept in its `gr.State`, best first.
+
+Shots live in memory only. The best photo's download file is written to a
+private temp folder, one sub-folder per session, and deleted `download_ttl`
+seconds later (Gradio copies output files into its own swept cache when the
+response is sent), on reset, and when the session ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+_DOWNLOADS: Path | None = None
+_downloads_lock = threading.Lock()
+
+
+def downloads_dir() -> Path:
+    """The process's private folder for best-shot files, made on first use and removed at exit."""
+    global _DOWNLOADS
+    with _downloads_lock:
+        if _DOWNLOADS is None:
+            _DOWNLOADS = Path(tempfile.mkdtemp(prefix="beauty-best-"))
+            atexit.register(shutil.rmtree, _DOWNLOADS, ignore_errors=True)
+        return _DOWNLOADS
+
+
+def new_session() -> dict:
+    return {"id": uuid.uuid4().hex, "shots": [], "live_best": None}
+
+
+def encode_jpeg(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=92)
+    return buf.getvalue()
+
+
+def add_shot(state: dict, result, source: str, max_shots: int) -> dict:
+    """Add the main face of `result` to the session's shots, keep the best `max_shots`; returns the shot."""
+    fs = result.main
+    shot = {
+        "id": uuid.uuid4().hex[:8],
+        "score": fs.score,
+        "percentile": fs.percentile,
+        "crop": fs.crop,
+        "photo": encode_jpeg(result.image),  # kept in memory only, for the download
+        "source": source,
+        "time": time.time(),
+    }
+    state["shots"].append(shot)
+    state["shots"].sort(key=lambda s: s["score"], reverse=True)
+    del state["shots"][max_shots:]
+    return shot
+
+
+def write_download(state: dict, shot: dict, ttl: float) -> Path:
+    """The best photo as a JPEG file for gr.DownloadButton, deleted again `ttl` s later."""
+    path = downloads_dir() / state["id"] / uuid.uuid4().hex[:8] / f"best-shot-{shot['score']:.2f}.jpg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(shot["photo"])
+    timer = threading.Timer(ttl, shutil.rmtree, (path.parent,), {"ignore_errors": True})
+    timer.daemon = True
+    timer.start()
+    return path
+
+
+def end_session(state) -> None:
+    """gr.State delete_callback: the session ended or expired; its shots go, and any download file."""
+    if isinstance(state, dict):
+        state.get("shots", []).clear()
+        if _DOWNLOADS is not None:
+            shutil.rmtree(_DOWNLOADS / state.get("id", "-"), ignore_errors=True)

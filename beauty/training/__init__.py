@@ -1,0 +1,1 @@
+"""Training and evaluation on SCUT-FBP5500: `data` (official splits, cached crops), `train`, `evaluate`, `metrics`."""
