@@ -31,6 +31,7 @@ SUBCOMMANDS: list[str] = [
     "beauty.ops.bench:add_parser",
     "beauty.ops.deploy:add_parser",
     "beauty.ops.deploy:add_publish_parser",
+    "beauty.ops.export:add_parser",
 ]
 
 

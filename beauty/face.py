@@ -11,7 +11,9 @@ Training crops go through `crop_face` too, so train and app see the same thing.
 
 from __future__ import annotations
 
+import sys
 import threading
+import types
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,7 @@ class FaceDetector:
     """MediaPipe Tasks face detector (short range, bundled model). Thread-safe."""
 
     def __init__(self, model_path: str | Path = DETECTOR_PATH, min_confidence: float = 0.5):
+        _mediapipe_without_tensorflow()
         from mediapipe.tasks.python import BaseOptions
         from mediapipe.tasks.python.vision import FaceDetector as _MPDetector, FaceDetectorOptions
 
@@ -99,6 +102,21 @@ class FaceDetector:
 
     def close(self):
         _close_quietly(self._detector)
+
+
+def _mediapipe_without_tensorflow() -> None:
+    """Keep MediaPipe Tasks from importing TensorFlow (seconds of start-up, hundreds of MB).
+
+    mediapipe.tasks imports TensorFlow, when it is installed, only for a documentation
+    decorator (mediapipe/tasks/python/core/optional_dependencies.py); without TensorFlow
+    it uses a no-op instead. That fallback is installed here, before MediaPipe loads.
+    """
+    name = "mediapipe.tasks.python.core.optional_dependencies"
+    if name in sys.modules or "tensorflow" in sys.modules:
+        return
+    mod = types.ModuleType(name, "MediaPipe's optional TensorFlow docs decorator, as a no-op (see beauty.face).")
+    mod.doc_controls = types.SimpleNamespace(do_not_generate_docs=lambda obj: obj)
+    sys.modules[name] = mod
 
 
 def _close_quietly(mp_detector):

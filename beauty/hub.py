@@ -23,7 +23,10 @@ from pathlib import Path
 from .errors import ModelNotFoundError
 
 HASHES_FILE = Path(__file__).resolve().parent / "model_hashes.json"
-MODEL_FILES = ("beauty_mobilenet_v2.npz", "beauty_mobilenet_v2.json")  # the .npz first
+# The .npz first. The .tflite is the same network exported for LiteRT (`python -m beauty export-lite`,
+# beauty/lite.py); a model repo without it still works, on the Keras runtime.
+MODEL_FILES = ("beauty_mobilenet_v2.npz", "beauty_mobilenet_v2.json", "beauty_mobilenet_v2.tflite")
+OPTIONAL_FILES = ("beauty_mobilenet_v2.tflite",)
 
 
 class ModelIntegrityError(ModelNotFoundError):
@@ -76,6 +79,8 @@ def fetch_model(repo: str, revision: str | None = None, cache_dir: str | os.Path
             p = Path(hf_hub_download(repo, name, revision=revision, cache_dir=cache_dir,
                                      local_files_only=_offline()))
         except Exception as e:  # noqa: BLE001 - offline, missing repo/file, HTTP errors: all mean "not available"
+            if name in OPTIONAL_FILES:
+                continue  # e.g. a repo published before the LiteRT export existed: the Keras runtime is used
             raise ModelNotFoundError(
                 f"Could not get {name} from the Hugging Face model repo {where} ({type(e).__name__}). "
                 "Check BEAUTY_MODEL_REPO / BEAUTY_MODEL_REVISION and the network, or put the model files in weights/."
@@ -89,6 +94,6 @@ def fetch_model(repo: str, revision: str | None = None, cache_dir: str | os.Path
                 "commit that holds the matching weights, or publish them with `python -m beauty publish-model`."
             )
         paths.append(p)
-    if paths[1] != paths[0].with_suffix(".json"):  # load_model reads the .json beside the .npz
+    if any(p.parent != paths[0].parent for p in paths):  # the .json and .tflite are read beside the .npz
         raise ModelNotFoundError(f"The model files of {where} came from different commits; pin BEAUTY_MODEL_REVISION.")
     return paths[0]

@@ -50,23 +50,58 @@ class Scorer:
     """Loads the detector and the model once; `score()` is safe to call from several threads."""
 
     def __init__(self, model_path: str | Path | None = None, flip_tta: bool = True, max_faces: int = 8):
-        from .model import load_model
-        from .runtime import describe_device, resolve_model_path
+        from .runtime import choose_runtime, resolve_model_path
 
-        self.device = describe_device()
         self.model_path = resolve_model_path(model_path)
-        self.model = load_model(self.model_path)
+        self.runtime, why = choose_runtime(self.model_path)  # BEAUTY_RUNTIME: 'lite' on CPU when exported
+        self.model = None
+        if self.runtime == "lite":
+            self.model = self._load_lite()
+        if self.model is None:
+            from .model import load_model
+            from .runtime import describe_device
+
+            self.runtime = "keras"
+            self.device = describe_device()
+            self.model = load_model(self.model_path)
         self.detector = face_mod.FaceDetector()
         self.flip_tta = flip_tta
         self.max_faces = max_faces
         self._model_lock = threading.Lock()
-        log.info("model %s on %s", self.model_path.name, self.device)
+        log.info("model %s on %s (%s runtime: %s)", self.model_path.name, self.device, self.runtime, why)
+
+    def _load_lite(self):
+        """The LiteRT network (beauty.lite), or None to fall back to Keras when the export is stale and
+        BEAUTY_RUNTIME is auto."""
+        from .lite import StaleExportError, load_lite
+        from .runtime import DeviceError, requested_runtime
+
+        try:
+            lite = load_lite(self.model_path)
+        except StaleExportError as e:
+            if requested_runtime() == "lite":
+                raise DeviceError(f"BEAUTY_RUNTIME=lite cannot be used: {e}") from None
+            log.warning("%s Using the Keras model instead.", e)
+            return None
+        self.device = lite.describe()
+        return lite
+
+    @property
+    def model_calls(self) -> int:
+        """Model calls so far (one per `score_crops` chunk of up to 32 crops), whichever runtime."""
+        if self.runtime == "lite":
+            return self.model.calls
+        from .model import compiled_forward
+
+        return compiled_forward(self.model).calls
 
     def score_crops(self, crops: np.ndarray) -> np.ndarray:
         """Scores of N aligned crops, one model call for the whole batch."""
-        from .model import predict
-
         with self._model_lock:
+            if self.runtime == "lite":
+                return self.model.predict(crops, flip_tta=self.flip_tta)
+            from .model import predict
+
             return predict(self.model, crops, flip_tta=self.flip_tta)
 
     def score(self, src) -> Result:

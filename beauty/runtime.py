@@ -9,6 +9,16 @@ model on the first GPU when one is visible). `BEAUTY_DEVICE` overrides it:
   and silently getting the CPU would make a GPU deployment look healthy while
   running several times slower, so this fails fast instead.
 
+Runtime: `BEAUTY_RUNTIME` picks what runs the network:
+
+* unset / `auto` — LiteRT (beauty.lite: XNNPACK on the CPU, no TensorFlow
+  import) when NAME.tflite exists beside the weights, was exported from them,
+  and the model is to run on the CPU (`BEAUTY_DEVICE=cpu`, or `auto` on a
+  machine without an NVIDIA GPU); otherwise Keras;
+* `lite` — LiteRT, or an error saying why it cannot be used;
+* `keras` — the Keras model as a compiled TensorFlow graph (beauty.model), the
+  reference that training and evaluation use, and the GPU path.
+
 Weights: the argument, `$BEAUTY_MODEL`, the bundled `weights/` files, or — when
 those are absent — a download from the Hub model repo `$BEAUTY_MODEL_REPO`
 (at `$BEAUTY_MODEL_REVISION`), checked against the hashes committed in
@@ -27,6 +37,7 @@ from .errors import BeautyError, ModelNotFoundError
 
 
 DEVICES = ("auto", "cpu", "gpu")
+RUNTIMES = ("auto", "lite", "keras")
 
 
 class DeviceError(BeautyError):
@@ -39,6 +50,52 @@ def requested_device() -> str:
     if want not in DEVICES:
         raise DeviceError(f"BEAUTY_DEVICE={want!r} is not valid. Use one of: {', '.join(DEVICES)}.")
     return want
+
+
+def requested_runtime() -> str:
+    """The validated value of BEAUTY_RUNTIME (default 'auto')."""
+    want = (os.environ.get("BEAUTY_RUNTIME") or "auto").strip().lower()
+    if want not in RUNTIMES:
+        raise DeviceError(f"BEAUTY_RUNTIME={want!r} is not valid. Use one of: {', '.join(RUNTIMES)}.")
+    return want
+
+
+def nvidia_gpu_present() -> bool:
+    """An NVIDIA GPU this process may use, judged without importing a framework (device nodes, CUDA_VISIBLE_DEVICES)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def choose_runtime(model_path: str | Path) -> tuple[str, str]:
+    """('lite' | 'keras', why) for the weights at `model_path`, following BEAUTY_RUNTIME and BEAUTY_DEVICE.
+
+    Raises DeviceError when BEAUTY_RUNTIME=lite cannot be honoured.
+    """
+    want, device = requested_runtime(), requested_device()
+    if want == "keras":
+        return "keras", "BEAUTY_RUNTIME=keras"
+    from .lite import lite_path
+
+    tflite = lite_path(model_path)
+    problem = None
+    if device == "gpu":
+        problem = "BEAUTY_DEVICE=gpu (LiteRT runs on the CPU)"
+    elif not tflite.exists():
+        problem = f"no {tflite.name} beside {Path(model_path).name} (build it: python -m beauty export-lite)"
+    else:
+        try:
+            import ai_edge_litert  # noqa: F401
+        except ImportError:
+            problem = "ai-edge-litert is not installed"
+    if problem is None and want == "auto" and device == "auto" and nvidia_gpu_present():
+        problem = "an NVIDIA GPU is present (set BEAUTY_DEVICE=cpu to use LiteRT anyway)"
+    if problem is None:
+        return "lite", f"{tflite.name} (BEAUTY_RUNTIME={want})"
+    if want == "lite":
+        raise DeviceError(f"BEAUTY_RUNTIME=lite cannot be used: {problem}.")
+    return "keras", problem
 
 
 def configure_device() -> str:

@@ -179,6 +179,7 @@ def test_space_gets_exactly_the_runtime_files(tmp_path):
         "app.py", "requirements.txt", "README.md", "beauty/__init__.py", "beauty/model.py",
         "beauty/app/__init__.py", "beauty/app/layout.py", "beauty/ratings.txt", "beauty/model_hashes.json", "weights/face_detection_short_range.tflite",
         "weights/MODEL_CARD.md", "weights/beauty_mobilenet_v2.npz", "weights/beauty_mobilenet_v2.json",
+        "weights/beauty_mobilenet_v2.tflite",
     ])
     readme = next(f for f in files if f.path_in_repo == "README.md").content.decode()
     assert readme.startswith("---\ntitle: Facial Beauty Scorer\n")

@@ -7,7 +7,7 @@
 A Space gets exactly what the app needs at run time (`space_files`): app.py,
 the serving layers of the beauty/ package (the core stages and beauty/app/, with
 ratings.txt and model_hashes.json; never training/ or ops/), the weights the app
-loads (model .npz/.json, face detector, MODEL_CARD.md), requirements.txt and a
+loads (model .npz/.json/.tflite, face detector, MODEL_CARD.md), requirements.txt and a
 README.md whose YAML front matter configures the Space. Nothing else — no
 training weights (weights/imagenet/), tests, tools, caches, runs or datasets.
 Files in the Space that are not in that list are deleted in the same commit,
