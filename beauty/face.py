@@ -41,6 +41,8 @@ class Detection:
     right_eye: tuple[float, float]  # the subject's right eye (image left)
     left_eye: tuple[float, float]
     confidence: float
+    # all six MediaPipe keypoints in image pixels: right eye, left eye, nose tip, mouth, right ear, left ear
+    keypoints: tuple[tuple[float, float], ...] = ()
 
     @property
     def area(self) -> float:
@@ -97,7 +99,7 @@ class FaceDetector:
             e1, e2 = sorted(kp[:2])  # order by x so "right eye" is the one on the image's left
             box = (float(b.origin_x + ox), float(b.origin_y + oy),
                    float(b.origin_x + ox + b.width), float(b.origin_y + oy + b.height))
-            faces.append(Detection(box, e1, e2, float(d.categories[0].score)))
+            faces.append(Detection(box, e1, e2, float(d.categories[0].score), tuple(kp)))
         return faces
 
     def close(self):
