@@ -14,10 +14,11 @@ The file also records the sha256 of the `.npz` it was built from
 Semantics are those of `beauty.model.predict`: N×350×350×3 crops (uint8 or
 float, 0..255) in, N scores clipped to 1..5 out; with flip TTA the crop and
 its mirror image go through the network in the same invocation and are averaged.
-Batches are split into invocations of at most `max_batch` images: with
-XNNPACK on a CPU the cost per image does not fall with larger batches (measured:
-flat to rising, as activations outgrow the caches), so a face with its mirror
-(2 images) is the unit, and a batch of 16 faces never costs more than 16 single calls.
+Batches are split into invocations of one face (with flip TTA: the face and
+its mirror, 2 images): with XNNPACK on a CPU the cost per image does not fall
+with larger batches (measured: flat to rising, as activations outgrow the
+caches, and worse on a busy machine), so a batch of 16 faces runs exactly like
+16 single calls and never costs more per face. `max_batch` raises the limit.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class LiteModel:
     """
 
     def __init__(self, path: str | os.PathLike, source: str | os.PathLike | None = None,
-                 num_threads: int | None = None, max_batch: int = 2):
+                 num_threads: int | None = None, max_batch: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = Path(path)

@@ -384,10 +384,10 @@ def report(res: dict) -> str:
                      f"(ResNet50 around it {b['reference']['p50_ms']:.1f} ms); in-process score_many "
                      f"{b['score_many_per_photo_ms']:.1f} ms per photo")
     ld = res["load"]
+    tf_line = (f"no (importing it for the reference took {ld['import_tf_keras_s']:.1f} s)"
+               if not ld["tensorflow_on_serving_path"] else "yes (imported by the Scorer)")
     lines.append(f"load: Scorer (model + detector) {ld['scorer_init_s']:.2f} s, first model call "
-                 f"{ld['first_predict_s']:.2f} s; TensorFlow on the serving path: "
-                 f"{'yes' if ld['tensorflow_on_serving_path'] else 'no'} (importing it here took "
-                 f"{ld['import_tf_keras_s']:.1f} s)")
+                 f"{ld['first_predict_s']:.2f} s; TensorFlow on the serving path: {tf_line}")
     if "app" in res:
         a = res["app"]
         runs_s = ", ".join(f"{x:.1f}" for x in a.get("cold_start_runs_s", [a["cold_start_s"]]))
