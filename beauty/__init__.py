@@ -17,12 +17,12 @@ Layers, with imports pointing one way (app, training, ops -> core):
 """
 
 from .errors import (BeautyError, DamagedImageError, FaceCutError, ImageError, ImageTooLargeError,
-                     ImageTooSmallError, ModelNotFoundError, NoFaceError, UnsupportedFormatError)
+                     ImageTooSmallError, ModelNotFoundError, NoFaceError, NotHumanError, UnsupportedFormatError)
 
 __version__ = "0.2.0"
 
 __all__ = ["load_scorer", "Scorer", "Result", "FaceScore", "BeautyError", "ImageError", "UnsupportedFormatError",
-           "DamagedImageError", "ImageTooLargeError", "ImageTooSmallError", "NoFaceError", "FaceCutError",
+           "DamagedImageError", "ImageTooLargeError", "ImageTooSmallError", "NoFaceError", "NotHumanError", "FaceCutError",
            "ModelNotFoundError", "__version__"]
 
 

@@ -35,6 +35,10 @@ class NoFaceError(BeautyError):
     """The image was read but no face was found."""
 
 
+class NotHumanError(NoFaceError):
+    """Something face-like was found, but not a photographed human face (an animal, a drawing)."""
+
+
 class FaceCutError(NoFaceError):
     """Faces were found, but every one is largely cut off by the photo's border."""
 

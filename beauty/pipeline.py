@@ -25,11 +25,14 @@ class FaceScore:
     score: float  # 1..5
     percentile: float  # 0..100 among the 5,500 human ratings
     confidence: float  # detector confidence
+    outside: float = 0.0  # share of the face region outside the photo (padded neutrally, never mirrored)
+    warnings: list[str] = field(default_factory=list)  # what makes this score less reliable, one phrase each
 
     def to_dict(self) -> dict:
         """The per-face JSON of the CLI, the web API and the tests (rounded for reading, not for maths)."""
         return {"face": self.index, "score": round(self.score, 4), "percentile": round(self.percentile, 2),
-                "box": [round(v, 1) for v in self.box], "confidence": round(self.confidence, 3)}
+                "box": [round(v, 1) for v in self.box], "confidence": round(self.confidence, 3),
+                "outside": round(self.outside, 3), "warnings": list(self.warnings)}
 
 
 @dataclass
@@ -145,7 +148,8 @@ class Scorer:
 
 def _faces(found, scores) -> list[FaceScore]:
     return [
-        FaceScore(i + 1, d.box, c, float(s), percentile(float(s)), d.confidence)
+        FaceScore(i + 1, d.box, c, float(s), percentile(float(s)), d.confidence, d.outside,
+                  [face_mod.CUT_WARNING] if d.outside > 0 else [])
         for i, ((d, c), s) in enumerate(zip(found, scores))
     ]
 

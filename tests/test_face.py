@@ -68,3 +68,110 @@ def test_distant_face_is_found_by_tile_search(detector):
     assert detector._detect(scene) == []  # what one full-frame pass sees
     (det, crop), = find_faces(scene, detector)
     assert 900 < det.box[0] < det.box[2] < 1390 and 300 < det.box[1] < det.box[3] < 790
+
+
+# ---------------------------------------------------------------- cut-off faces, groups, non-human faces
+
+
+def _obama():
+    from beauty.image import load_image
+
+    return load_image(Path(__file__).resolve().parents[1] / "examples" / "obama.jpg")
+
+
+def test_cut_off_face_is_padded_neutrally_and_marked(detector):
+    """A face cut by the photo's side is padded with plain grey, never mirrored into a two-faced crop."""
+    from beauty.face import MAX_OUTSIDE, NEUTRAL
+
+    img = _obama()
+    cut = np.ascontiguousarray(img[:, int(img.shape[1] * 0.45):])  # the border runs through his face
+    (det, crop), = find_faces(cut, detector)
+    assert 0 < det.outside <= MAX_OUTSIDE
+    # the crop's left part lies outside the photo: exactly the neutral grey, no mirrored face
+    assert (crop[:, :20] == NEUTRAL).all()
+    (whole, _), = find_faces(img, detector)
+    assert whole.outside == 0
+
+
+def test_face_mostly_outside_is_refused(detector):
+    from beauty.errors import FaceCutError
+
+    img = _obama()
+    with pytest.raises(FaceCutError, match="cut off"):
+        find_faces(np.ascontiguousarray(img[:, int(img.shape[1] * 0.52):]), detector)
+
+
+def _group(faces: list, rolled: int, angle: float, layout: str) -> tuple[np.ndarray, list]:
+    """Six faces in a row or a 2×3 grid on a plain background; face `rolled` turned by `angle` degrees."""
+    size = faces[0].shape[0]
+    gap = size // 15
+    tiles = []
+    for i, f in enumerate(faces):
+        if i == rolled:
+            m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+            f = cv2.warpAffine(f, m, (size, size), borderMode=cv2.BORDER_REPLICATE)
+        tiles.append(f)
+    if layout == "row":
+        canvas = np.full((size + 2 * size // 3, 6 * (size + gap) + gap, 3), 90, np.uint8)
+        pos = [(size // 3, gap + j * (size + gap)) for j in range(6)]
+    else:
+        canvas = np.full((2 * (size + gap) + size, 3 * (size + gap) + gap + size, 3), 90, np.uint8)
+        pos = [(size // 2 + (j // 3) * (size + gap), size // 2 + (j % 3) * (size + gap)) for j in range(6)]
+    for (y, x), f in zip(pos, tiles):
+        canvas[y:y + size, x:x + size] = f
+    return canvas, [(x + size / 2, y + size / 2) for y, x in pos]
+
+
+@pytest.mark.parametrize("layout", ["row", "grid"])
+def test_every_face_of_a_group_is_found_even_rolled_45_degrees(detector, layout):
+    """Six people in a photo: each face ~1/7 of the picture wide, one rolled by up to ±45°.
+    (The full frame alone finds about 4 of 6 in a row.) Head-and-shoulder tiles of public-domain photos."""
+    from beauty.image import load_image
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    heads = []
+    for img in (_obama(), load_image(root / "biden.jpg"), skdata.astronaut()):
+        d = detector.detect(img)[0]  # a square of 2.2 face widths around the face
+        cx, cy, r = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2, 1.1 * (d.box[2] - d.box[0])
+        pad = cv2.copyMakeBorder(img, int(r), int(r), int(r), int(r), cv2.BORDER_REPLICATE)
+        heads.append(pad[int(cy):int(cy + 2 * r), int(cx):int(cx + 2 * r)])
+    faces = [cv2.resize(np.ascontiguousarray(h if i < 3 else h[:, ::-1]), (300, 300), interpolation=cv2.INTER_AREA)
+             for i, h in enumerate(heads * 2)]
+    for rolled, angle in [(0, 0), (1, 30), (2, 45), (3, -45), (4, -30), (5, 45)]:
+        scene, centres = _group(faces, rolled=rolled, angle=angle, layout=layout)
+        found = [((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2) for d, _ in find_faces(scene, detector)]
+        hits = [any(np.hypot(cx - x, cy - y) < 100 for x, y in found) for cx, cy in centres]
+        assert all(hits), (angle, hits)
+        assert len(found) == 6, (angle, len(found))
+
+
+def test_animals_and_drawings_are_refused(detector):
+    """A cat (in seven framings) and drawn faces: the detector fires on several; none may be rated."""
+    from beauty.errors import NotHumanError
+    from tests.support.nonhuman import all_pictures
+
+    refused_as_not_human = 0
+    for name, rgb in all_pictures().items():
+        with pytest.raises(NoFaceError):  # NotHumanError is a NoFaceError
+            find_faces(rgb, detector)
+        try:
+            find_faces(rgb, detector)
+        except NotHumanError as e:
+            refused_as_not_human += 1
+            assert "does not look like a photo of a person" in str(e)
+        except NoFaceError:
+            pass
+    assert refused_as_not_human >= 8  # the rest are not even detected as faces
+
+
+def test_real_photos_are_not_refused(detector):
+    from beauty.human import looks_human
+    from beauty.image import load_image
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    for name in ("obama.jpg", "biden.jpg", "obama_biden.jpg", "astronaut.jpg"):
+        found = find_faces(load_image(root / name), detector)
+        assert len(found) == (2 if name == "obama_biden.jpg" else 1), name
+        assert all(looks_human(c) for _, c in found)
+    gray = np.repeat(cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    assert len(find_faces(gray, detector)) == 1  # a black-and-white photo is still a photo
