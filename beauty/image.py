@@ -22,9 +22,12 @@ our own stricter limit is checked first, so it is only a backstop.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import logging
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -85,16 +88,62 @@ def load_image(src) -> np.ndarray:
 
 
 def _read_path(path: Path) -> bytes:
+    """The bytes of a regular file, never more than MAX_BYTES + 1 of them.
+
+    The file is opened once and checked through its descriptor (no check-then-open race), without
+    blocking on a FIFO, and anything that is not a regular file (folder, device such as /dev/zero,
+    FIFO, socket) is refused before a byte is read. A file that grows while it is read is still cut
+    at the cap.
+    """
     try:
-        if path.is_dir():
-            raise ImageError(f"{path.name!r} is a folder, not a photo. Please give a photo file.")
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise _too_many_bytes(size)
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except IsADirectoryError:
+        raise ImageError(f"{path.name!r} is a folder, not a photo. Please give a photo file.") from None
     except OSError as e:
-        reason = (e.strerror or "cannot be read").lower()
-        raise ImageError(f"Could not read the file {path.name!r} ({reason}). Please check the file name.") from None
+        raise _unreadable(path, e) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageError(f"{path.name!r} is a folder, not a photo. Please give a photo file.")
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError(f"{path.name!r} is not a regular file (a device, pipe or socket). Please give a photo file.")
+        if st.st_size > MAX_BYTES:
+            raise _too_many_bytes(st.st_size)
+        chunks, n = [], 0
+        while n <= MAX_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_BYTES + 1 - n))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            n += len(chunk)
+        if n > MAX_BYTES:
+            raise _too_many_bytes(n)
+        return b"".join(chunks)
+    except OSError as e:
+        raise _unreadable(path, e) from None
+    finally:
+        os.close(fd)
+
+
+def _unreadable(path: Path, e: OSError) -> ImageError:
+    reason = (e.strerror or "cannot be read").lower()
+    return ImageError(f"Could not read the file {path.name!r} ({reason}). Please check the file name.")
+
+
+def data_url_bytes(url: str) -> bytes:
+    """The bytes of a base64 `data:` URL (how browsers send webcam frames), refused above MAX_BYTES
+    before anything is decoded."""
+    comma = url.find(",", 0, 256)  # the header is short; the payload is not copied before its size is known
+    if comma < 0 or not url.startswith("data:") or not url[:comma].endswith(";base64"):
+        raise ImageError(f"This image data could not be read. Please upload a photo file ({SUPPORTED}).")
+    n = len(url) - comma - 1
+    if n > (MAX_BYTES + 2) // 3 * 4:
+        raise _too_many_bytes(n * 3 // 4)
+    try:
+        return base64.b64decode(url[comma + 1:], validate=True)
+    except (binascii.Error, ValueError):
+        raise DamagedImageError("The image data is damaged and could not be decoded. "
+                                "Please try again or upload a photo file.") from None
 
 
 def decode_bytes(data: bytes) -> np.ndarray:
