@@ -78,7 +78,7 @@ def test_page_says_what_it_is(page):
     from playwright.sync_api import expect
 
     page.locator("#about").get_by_text("About this score").click()
-    expect(page.locator("#about")).to_contain_text("never stored")  # the accordion renders its content lazily
+    expect(page.locator("#about")).to_contain_text("never logged")  # the accordion renders its content lazily
     about = page.locator("#about").inner_text()
     assert "SCUT-FBP5500" in about and "60 volunteers" in about
     assert "for fun" in about.lower() and "worth" in about

@@ -1,5 +1,6 @@
 """The Gradio web app: `layout` (the page), `handlers` (what each event does), `shots` (webcam
-best shots per session), `serving` (limits, launch, clean-up), `text` and `plots` (what is shown)."""
+best shots per session), `serving` (limits, launch, clean-up), `security` (the public API's front
+door), `text` and `plots` (what is shown)."""
 
 from .serving import ServeConfig, launch_kwargs, serve
 

@@ -8,7 +8,6 @@ the same limits and messages. API endpoints: /score, /shot, /reset, /stream.
 
 from __future__ import annotations
 
-import base64
 import html
 import logging
 
@@ -16,27 +15,54 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from ..errors import BeautyError
-from . import plots, shots, text
+from ..errors import BeautyError, ImageError
+from ..image import data_url_bytes
+from . import plots, security, shots, text
 from .serving import ServeConfig, UploadJanitor
 
 log = logging.getLogger("beauty")
 
 
 def source(payload):
-    """What `load_image` accepts, from an Image payload (None when there is nothing)."""
+    """What `load_image` accepts, from an Image payload (None when there is nothing).
+
+    Payloads come from the public API, so both kinds are untrusted. A path (a dict's "path", or a
+    bare string) is accepted only when it names a regular file this app received through its upload
+    route; anything else gets the same sentence whether it exists or not, so nothing about the
+    server's disk leaks. A data URL (live webcam frames) is refused above MAX_BYTES before it is
+    decoded, and dropped from the payload once decoded: Gradio keeps each session's last input, and
+    that copy should not hold the image. Raises ImageError.
+    """
     if payload is None:
         return None
     if isinstance(payload, dict):
         if payload.get("path"):
-            return payload["path"]
-        url = payload.get("url") or ""
-        if url.startswith("data:") and "," in url:
-            return base64.b64decode(url.split(",", 1)[1])
+            return _uploaded(payload["path"])
+        url = payload.get("url")
+        if isinstance(url, str) and url.startswith("data:"):
+            data = data_url_bytes(url)
+            payload["url"] = None
+            return data
         return None
-    if isinstance(payload, (str, np.ndarray, Image.Image)):
+    if isinstance(payload, str):
+        return _uploaded(payload)
+    if isinstance(payload, (np.ndarray, Image.Image)):
         return payload
     return None
+
+
+def _uploaded(path) -> str:
+    real = security.upload_path(path)
+    if real is None:
+        raise ImageError(security.NOT_UPLOADED)
+    return real
+
+
+def is_empty(payload) -> bool:
+    """Nothing to score (the input was cleared), without reading anything."""
+    if isinstance(payload, dict):
+        return not payload.get("path") and not str(payload.get("url") or "").startswith("data:")
+    return payload is None or isinstance(payload, str) and not payload
 
 
 def _user_error(e: Exception, title: str = "Could not score this photo") -> gr.Error:
@@ -53,7 +79,10 @@ class Handlers:
 
     def _score(self, payload, what: str = "photo"):
         """Scorer.score on a payload; BeautyError -> gr.Error with its sentence; anything else -> generic."""
-        src = source(payload)
+        try:
+            src = source(payload)
+        except BeautyError as e:
+            raise _user_error(e) from None
         if src is None:
             raise gr.Error(f"Please provide a {what} first.", title="No image", print_exception=False)
         try:
@@ -81,7 +110,7 @@ class Handlers:
         headline, the percentile gauge, the ratings histogram, a table (face, score, percentile, detector
         confidence) and a JSON summary.
         """
-        if source(photo) is None:
+        if is_empty(photo):
             return self.clear_outputs()
         result = self._score(photo)
         main = result.main
@@ -110,7 +139,8 @@ class Handlers:
             for i, s in enumerate(kept)
         ]
         best = kept[0]
-        path = shots.write_download(state, best, self.config.download_ttl)
+        path = shots.write_download(state, best, self.config.download_ttl,
+                                    owner=security.session_cookie(), served_for=self.config.max_file_life)
         download = gr.update(value=str(path), visible=True, label=f"Download best shot ({best['score']:.2f})")
         return gallery, best["crop"], text.best_shot(best, len(kept), self.config.max_shots), download
 
@@ -121,7 +151,7 @@ class Handlers:
         download button for the best photo, a line about this shot, and the session state.
         """
         state = state or shots.new_session()
-        if source(frame) is None:
+        if is_empty(frame):
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), state
         result = self._score(frame, "webcam shot")
         shot = shots.add_shot(state, result, "shot", self.config.max_shots)
@@ -145,7 +175,10 @@ class Handlers:
         Frames without a face are skipped silently. Returns the same outputs as /shot.
         """
         state = state or shots.new_session()
-        src = source(frame)
+        try:
+            src = source(frame)
+        except BeautyError as e:
+            raise _user_error(e) from None
         if src is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), state
         try:

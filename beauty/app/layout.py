@@ -47,13 +47,13 @@ def build_demo(config: ServeConfig | None = None, scorer=None) -> gr.Blocks:
     h = Handlers(scorer, config)
     info = model_info(scorer.model_path)
 
-    with gr.Blocks(title="Face beauty score · SCUT-FBP5500 model",
+    with gr.Blocks(title="Face beauty score · SCUT-FBP5500 model", analytics_enabled=False,
                    delete_cache=(config.sweep_every, config.sweep_age)) as demo:
         gr.Markdown(
             "# Face beauty score\n"
             "How a model of 60 raters' average judgement on the SCUT-FBP5500 research dataset would rate a face, "
             "from 1 to 5, and where that falls among the dataset's 5,500 human ratings. "
-            "**For fun only** — it says nothing about anyone's worth. Photos are processed in memory and never stored.",
+            f"**For fun only** — it says nothing about anyone's worth. {text.privacy(config)}",
             elem_id="intro",
         )
         with gr.Tabs():
@@ -80,8 +80,8 @@ def build_demo(config: ServeConfig | None = None, scorer=None) -> gr.Blocks:
                             details = gr.JSON(label="Result", elem_id="details")
 
                 outputs = [boxed, crop, headline, gauge_plot, hist_plot, table, details]
-                photo.change(h.clear_outputs, None, outputs, queue=False, api_visibility="private",
-                             show_progress="hidden").then(
+                # the clear step is queued like everything else: nothing on the page runs outside the queue's limits
+                photo.change(h.clear_outputs, None, outputs, api_visibility="private", show_progress="hidden").then(
                     h.score_photo, photo, outputs, api_name="score", preprocess=False, show_progress="minimal")
 
             with gr.Tab("Webcam: best shot", id="webcam"):
@@ -121,6 +121,6 @@ def build_demo(config: ServeConfig | None = None, scorer=None) -> gr.Blocks:
                             stream_every=config.live_every, time_limit=config.live_time_limit, show_progress="hidden")
 
         with gr.Accordion("About this score", open=False, elem_id="about"):
-            gr.Markdown(text.about(info))
+            gr.Markdown(text.about(info, config))
         gr.Markdown(text.footer(scorer.device, info), elem_id="footer")
     return demo

@@ -8,6 +8,11 @@ Measured in docs/reliability.md (tools/loadtest.py): 2 concurrent runs keep the
 2 CPU cores busy (the model and detector are serialised by locks anyway); up to
 32 requests wait in line, more get Gradio's "queue is full" message instead of
 a timeout.
+
+The app is a public server: `serve()` gives it its own GRADIO_TEMP_DIR, kept clean
+by `TempSweeper` (and emptied on SIGTERM as on Ctrl-C), turns off what the page
+does not use (analytics, monitoring, run history, direct API calls), and puts
+`security.Guard` in front of Gradio (body, upload and per-client limits).
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ import heapq
 import json
 import logging
 import os
+import shutil
+import signal
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -43,8 +51,18 @@ class ServeConfig:
     max_shots: int = 12  # webcam shots kept per session (the best ones)
     live_every: float = 0.1  # seconds between live webcam frames (the browser waits for each answer)
     live_time_limit: int = 60  # seconds a live session streams before it stops by itself
-    state_ttl: int = 3600  # seconds a session's shots are kept after its last update
+    state_ttl: int = 3600  # seconds a session's shots are kept after its last update (and an idle session at all)
     download_ttl: int = 20  # seconds our copy of the best-shot file exists (Gradio serves its own copy)
+    # The public API (beauty/app/security.py). Requests beyond these get one sentence, never a stack trace.
+    max_body: int = 4 * 1024 * 1024  # bytes of a JSON request (a live webcam frame is a ~0.1-1 MB JPEG data URL)
+    max_upload_files: int = 2  # files in one upload request (the page sends one)
+    max_temp_mb: int = 1024  # uploads are refused while the app's temp folder holds more than this
+    client_rate: float = 2.0  # queued requests + uploads a second per client (IP address); 0 = no limit
+    client_burst: int = 12  # ... that may come at once before the rate applies
+    client_inflight: int = 4  # events of one client waiting or running at once; 0 = no limit
+    proxy_hops: int = 1  # on a Space: how many X-Forwarded-For entries its own proxies appended
+    max_sessions: int = 1000  # sessions whose state Gradio keeps (the least recently used go first)
+    orphan_age: int = 60  # seconds after which an unfinished upload's temp file counts as abandoned
 
     def replace(self, **changes) -> ServeConfig:
         return dataclasses.replace(self, **changes)
@@ -63,6 +81,11 @@ class ServeConfig:
     def queue_kwargs(self) -> dict:
         return {"default_concurrency_limit": self.concurrency, "max_size": self.max_queue}
 
+    @property
+    def max_file_life(self) -> int:
+        """Seconds any file the app writes (upload, output image, download) can exist: Gradio's sweep and ours."""
+        return self.sweep_age + self.sweep_every
+
 
 def launch_kwargs(config: ServeConfig, **overrides) -> dict:
     """Keyword arguments for `demo.launch()`: host/port from the environment, theme, upload cap."""
@@ -76,19 +99,147 @@ def launch_kwargs(config: ServeConfig, **overrides) -> dict:
         show_error=False,  # only gr.Error messages reach the page, never exception text
         theme=theme(),
         css=CSS,
+        # what the page does not use is off: the monitoring page (it prints its key to the log), run
+        # history (it would send photos to a visitor's Hub bucket), server-side rendering (a Node proxy
+        # in front would hide the visitor's address from the per-client limits)
+        enable_monitoring=False,
+        run_history=False,
+        ssr_mode=False,
+        state_session_capacity=config.max_sessions,
     )
     kw.update(overrides)
     return kw
 
 
 def serve(config: ServeConfig | None = None, scorer=None):
-    """Build the demo, queue it and launch it (blocks until the server stops)."""
-    from .layout import build_demo
-
+    """Build the demo, queue it and launch it (blocks until the server stops, by Ctrl-C or SIGTERM)."""
     config = config or ServeConfig()
+    temp = own_temp_dir()
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    from .layout import build_demo
+    from .security import app_kwargs
+
+    sweeper = TempSweeper(temp, config)
+    sweeper.sweep()  # leftovers of an earlier run that did not end cleanly
+    _stop_on_sigterm()
     log.info("serving with %s", config)
-    demo = build_demo(config, scorer)
-    demo.queue(**config.queue_kwargs()).launch(**launch_kwargs(config))
+    try:
+        demo = build_demo(config, scorer)
+        sweeper.start(demo)
+        # api_open=False: queued events cannot be called directly (/run/...), so the queue's limits hold
+        demo.queue(**config.queue_kwargs(), api_open=False).launch(
+            **launch_kwargs(config, app_kwargs=app_kwargs(config, demo)))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sweeper.stop()
+        empty_folder(temp)  # Gradio's shutdown deletes the files it tracks; this deletes the rest
+        log.info("stopped; %s emptied", temp)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (how containers and Spaces stop an app) ends the server the way Ctrl-C does, so every clean-up
+    runs; by default it kills Python on the spot and leaves the uploads on disk."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not cut the clean-up short
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def own_temp_dir() -> Path:
+    """The app's own GRADIO_TEMP_DIR (Gradio's uploads and output cache): $GRADIO_TEMP_DIR when set, which must
+    then be given to this app alone, else <tmp>/beauty-app. Everything in it is temporary and swept."""
+    if not os.environ.get("GRADIO_TEMP_DIR"):
+        os.environ["GRADIO_TEMP_DIR"] = str(Path(tempfile.gettempdir()) / "beauty-app")
+    path = Path(os.environ["GRADIO_TEMP_DIR"]).resolve()
+    if path in (Path("/"), Path.home(), Path(tempfile.gettempdir()).resolve()) or len(path.parts) < 3:
+        raise SystemExit(f"GRADIO_TEMP_DIR={path} is not a folder of its own; the app deletes what is in it")
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def empty_folder(root: Path) -> None:
+    """Delete everything inside `root`, keeping the folder."""
+    for entry in list(Path(root).iterdir()) if Path(root).is_dir() else []:
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not delete a temp file")
+
+
+class TempSweeper:
+    """Keeps the app's temp folder down to what is in use, every `sweep_every` s, on a thread of its own.
+
+    Gradio's own sweep (`delete_cache`) deletes only the files it tracks. This one also deletes what it
+    misses: temp files of uploads cut off mid-way (`tmp*`, untouched for `orphan_age` s), deep-link state
+    files (`deep_links/`), any file older than `sweep_age` (so no file outlives `max_file_life`) and empty
+    folders. Files a component keeps on purpose (`keep_in_cache`, e.g. examples) stay.
+    """
+
+    def __init__(self, root: Path, config: ServeConfig):
+        self.root, self.config = Path(root), config
+        self.blocks = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, blocks=None) -> None:
+        self.blocks = blocks
+        self._thread = threading.Thread(target=self._loop, name="temp-sweeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.config.sweep_every):
+            try:
+                self.sweep()
+            except Exception:  # noqa: BLE001 - a failed sweep must not end the sweeping
+                log.warning("temp sweep failed", exc_info=True)
+
+    def _kept(self) -> set[str]:
+        kept = set()
+        for block in list(getattr(self.blocks, "blocks", {}).values()):
+            kept.update(str(p) for p in getattr(block, "keep_in_cache", ()))
+        return kept
+
+    def sweep(self) -> int:
+        """One pass; returns the number of files deleted."""
+        now, n = time.time(), 0
+        shutil.rmtree(self.root / "deep_links", ignore_errors=True)
+        kept = self._kept()
+        for dirpath, dirnames, names in os.walk(self.root, topdown=False):
+            for name in names:
+                path = os.path.join(dirpath, name)
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                age = now - max(st.st_mtime, st.st_ctime)  # Gradio re-touches a cached file when it serves it again
+                orphan = (dirpath == str(self.root) and name.startswith("tmp")
+                          and now - st.st_mtime > self.config.orphan_age)  # an upload in progress keeps writing
+                if (orphan or age > self.config.sweep_age) and path not in kept:
+                    try:
+                        os.unlink(path)
+                        n += 1
+                    except OSError:
+                        pass
+            if dirpath != str(self.root) and not os.listdir(dirpath):
+                try:
+                    if now - os.lstat(dirpath).st_mtime > self.config.orphan_age:
+                        os.rmdir(dirpath)
+                except OSError:
+                    pass
+        if n:
+            log.info("temp sweep: %d leftover file(s) deleted", n)
+        return n
 
 
 class UploadJanitor:

@@ -62,11 +62,19 @@ def add_shot(state: dict, result, source: str, max_shots: int) -> dict:
     return shot
 
 
-def write_download(state: dict, shot: dict, ttl: float) -> Path:
-    """The best photo as a JPEG file for gr.DownloadButton, deleted again `ttl` s later."""
-    path = downloads_dir() / state["id"] / uuid.uuid4().hex[:8] / f"best-shot-{shot['score']:.2f}.jpg"
+def write_download(state: dict, shot: dict, ttl: float, owner: str | None = None, served_for: float = 0) -> Path:
+    """The best photo as a JPEG file for gr.DownloadButton, deleted again `ttl` s later.
+
+    Gradio serves its own copy of the file; that copy is registered for `served_for` s as the
+    download of `owner` (the browser session's cookie), so no other session can fetch it.
+    """
+    from .security import DOWNLOAD_PREFIX, DOWNLOADS, gradio_copy_path
+
+    path = downloads_dir() / state["id"] / uuid.uuid4().hex[:8] / f"{DOWNLOAD_PREFIX}{shot['score']:.2f}.jpg"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(shot["photo"])
+    if served_for:
+        DOWNLOADS.register(gradio_copy_path(path), owner, served_for + 10)
     timer = threading.Timer(ttl, shutil.rmtree, (path.parent,), {"ignore_errors": True})
     timer.daemon = True
     timer.start()

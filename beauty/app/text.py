@@ -73,7 +73,7 @@ def accuracy(info: dict) -> str:
             f"**{m['mae']:.3f}**, RMSE **{m['rmse']:.3f}** (on the 1–5 scale).")
 
 
-def about(info: dict) -> str:
+def about(info: dict, config=None) -> str:
     return f"""
 **What the score is.** A neural network (MobileNetV2) trained to predict the *average* attractiveness
 rating that 60 volunteers gave each of the 5,500 faces in the research dataset
@@ -89,10 +89,35 @@ and faces unlike the dataset's (other ages, ethnicities, angles) get less reliab
 **It is for fun.** The number says nothing about a person's worth, character or how others
 will see them. Please don't use it to judge anyone, and don't score people without their consent.
 
-**Privacy.** Photos are processed in memory and never stored: uploads and results live only in
-a short-lived temporary cache that is wiped within minutes, the webcam gallery lives in your
-browser session and is discarded when you close the tab or press *Reset*, and nothing is logged.
+**Privacy.** {privacy(config, detailed=True)}
 """
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        hours = round(seconds / 3600, 1)
+        return "1 hour" if hours == 1 else f"{hours:g} hours"
+    if seconds >= 90:
+        return f"{round(seconds / 60, 1):g} minutes"
+    return f"{seconds:.0f} seconds"
+
+
+def privacy(config=None, detailed: bool = False) -> str:
+    """What happens to photos, with the app's real limits (beauty.app.ServeConfig; docs/reliability.md)."""
+    if config is None:
+        from .serving import ServeConfig
+
+        config = ServeConfig()
+    files = _duration(config.max_file_life)
+    shots = _duration(max(config.state_ttl, 3600))  # Gradio keeps a closed tab's state for an hour
+    if not detailed:
+        return (f"Photos are never logged; temporary files are deleted within {files}, "
+                f"webcam shots at the latest {shots} after your last shot.")
+    return (f"Photos are never logged, and kept only as long as the page needs them. They are scored on the "
+            f"server: an upload is deleted {_duration(config.upload_ttl)} after it is scored (or uploaded again), "
+            f"and every temporary image file (an upload never scored, the result images, the best-shot download) "
+            f"within {files} of its last use. Webcam shots stay in server memory for your browser session only, "
+            f"until you press *Reset*, and at the latest {shots} after your last shot.")
 
 
 def footer(device: str, info: dict) -> str:

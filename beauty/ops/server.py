@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+UNLIMITED_CLIENTS = {"client_rate": 0, "client_inflight": 0}
 
 
 def run_concurrently(fn, n: int, timeout: float) -> None:
@@ -97,9 +98,9 @@ def start_server(temp_dir: str | os.PathLike | None = None, settings: dict | Non
     """Run the app on 127.0.0.1:<free port> until the block ends; yields a Server once it answers.
 
     `settings` override ServeConfig fields (`python -m beauty serve --set KEY=VALUE`, e.g. a short
-    sweep in tests); `argv` runs another command instead (e.g. `python app.py` itself); `log_path`
-    keeps its log elsewhere. The server's TMPDIR is a "tmp" folder next to its GRADIO_TEMP_DIR, so
-    everything it writes can be scanned.
+    sweep in tests; the per-client limits are off unless set here); `argv` runs another command
+    instead (e.g. `python app.py` itself); `log_path` keeps its log elsewhere. The server's TMPDIR
+    is a "tmp" folder next to its GRADIO_TEMP_DIR, so everything it writes can be scanned.
     """
     port = free_port()
     own_tmp = None
@@ -118,7 +119,10 @@ def start_server(temp_dir: str | os.PathLike | None = None, settings: dict | Non
     with open(log_path, "wb") as log:
         if argv is None:
             argv = [sys.executable, "-m", "beauty", "serve"]
-            for k, v in (settings or {}).items():
+            # every client of a test or load test comes from 127.0.0.1: the per-client limits would count them
+            # as one visitor, so they are off unless a test sets them (tests/test_security.py does)
+            settings = {**UNLIMITED_CLIENTS, **(settings or {})}
+            for k, v in settings.items():
                 argv += ["--set", f"{k}={json.dumps(v)}"]
         proc = subprocess.Popen(argv, cwd=ROOT, env=e, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
