@@ -207,7 +207,8 @@ class TempSweeper:
     def _kept(self) -> set[str]:
         kept = set()
         for block in list(getattr(self.blocks, "blocks", {}).values()):
-            kept.update(str(p) for p in getattr(block, "keep_in_cache", ()))
+            for p in list(getattr(block, "keep_in_cache", ())):
+                kept.update((str(p), os.path.realpath(p)))  # Gradio's path may not be the resolved one
         return kept
 
     def sweep(self) -> int:
@@ -225,7 +226,8 @@ class TempSweeper:
                 age = now - max(st.st_mtime, st.st_ctime)  # Gradio re-touches a cached file when it serves it again
                 orphan = (dirpath == str(self.root) and name.startswith("tmp")
                           and now - st.st_mtime > self.config.orphan_age)  # an upload in progress keeps writing
-                if (orphan or age > self.config.sweep_age) and path not in kept:
+                if (orphan or age > self.config.sweep_age) and path not in kept \
+                        and os.path.realpath(path) not in kept:
                     try:
                         os.unlink(path)
                         n += 1
