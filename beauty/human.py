@@ -4,7 +4,8 @@ Two checks on the aligned crop, both measured (tools/measure_human.py, README "R
 
 * **Drawn, not photographed.** `flatness`: the share of the face area whose 3×3 neighbourhood is
   exactly one grey level. Photos have noise and JPEG grain (SCUT-FBP5500's 5,500 crops: at most
-  0.06); drawings are flat fills (0.84–0.87 for eight drawn faces). Above `MAX_FLAT` a face is a drawing.
+  0.09; 10,697 crops of three sets of real photos: at most 0.24); drawings are flat fills (0.84–0.87
+  for eight drawn faces). Above `MAX_FLAT` a face is a drawing.
 * **A human face, by a second detector.** OpenCV's Haar face cascades (trained on human faces,
   bundled with OpenCV, nothing downloaded) must find a face where the crop puts it. The cheapest
   one (frontal "alt2" at 160 px) confirms 5,499 of the 5,500 SCUT-FBP5500 crops; a face it misses
@@ -12,8 +13,10 @@ Two checks on the aligned crop, both measured (tools/measure_human.py, README "R
   looser ones (`MIN_WEIGHT`), which count only when the face detector is fairly sure
   (`MIN_CONFIDENCE`). Chelsea the cat, in seven framings, passes none.
 
-Measured false refusals: 0 of the 5,500 SCUT-FBP5500 photos, 0 of the 223 MEBeauty validation
-photos, and 1 of 3,200 age-labelled face chips (a half face on a smeared, padded border).
+Measured refusals of real photos: 0 of the 5,500 SCUT-FBP5500 photos; 1 of the 226 faces of the
+223 MEBeauty validation photos (a close-up whose forehead is cut off by the border; two more refused
+"faces" there were the detector's mistakes, an earring and a blurred background); 1 of 3,200
+age-labelled face chips (a half face on a smeared, padded border).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import threading
 import cv2
 import numpy as np
 
-MAX_FLAT = 0.3  # share of exactly flat 3x3 neighbourhoods in the face area; photos <= 0.06, drawings >= 0.84
+MAX_FLAT = 0.3  # share of exactly flat 3x3 neighbourhoods in the face area; photos <= 0.24, drawings >= 0.84
 MIN_WEIGHT = 1.0  # Haar stage weight a looser cascade ("default", "profile") must reach
 MIN_CONFIDENCE = 0.75  # ... and the face detector's confidence, for a face only a looser cascade confirms
 SIDES = (160, 224)  # crop sizes the cascades look at (the face is ~3/8..7/8 of the side)

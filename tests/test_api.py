@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
@@ -21,19 +22,42 @@ def test_endpoints_are_named(client):
 
 
 def test_score(client, scorer, astronaut_path):
-    boxed, crop, headline, gauge, hist, table, details = client.predict(handle_file(str(astronaut_path)),
-                                                                        api_name="/score")
+    boxed, result_html, card, table, details = client.predict(handle_file(str(astronaut_path)), api_name="/score")
     expected = scorer.score(astronaut_path).main
     (face,) = details["faces"]
     assert face["face"] == 1
     assert face["score"] == pytest.approx(expected.score, abs=1e-3)
     assert face["percentile"] == pytest.approx(expected.percentile, abs=0.01)
-    shown = float(re.search(r"## (\d\.\d\d)", headline).group(1))
+    assert face["warnings"] == [] and face["outside"] == 0
+    shown = float(re.search(r'class="bs-score"[^>]*>(\d\.\d\d)<', result_html).group(1))
     assert shown == pytest.approx(expected.score, abs=0.011)
-    assert table["headers"][:3] == ["face", "score (1–5)", "percentile"]
+    assert table["headers"][:4] == ["face", "score (1–5)", "likely range", "percentile"]
     assert table["data"][0][0] == 1 and float(table["data"][0][1]) == pytest.approx(expected.score, abs=0.011)
-    assert gauge["type"] == "plotly" and hist["type"] == "plotly"
-    assert boxed.endswith((".jpeg", ".jpg")) and crop.endswith((".jpeg", ".jpg"))
+    assert "<svg" in result_html and "plotly" not in result_html
+    assert boxed.endswith((".jpeg", ".jpg")) and card["visible"] and card["value"].endswith(".png")
+
+
+def test_cut_off_face_comes_with_a_warning(client, tmp_path):
+    from PIL import Image
+
+    img = Image.open(Path(__file__).resolve().parents[1] / "examples" / "obama.jpg")
+    path = tmp_path / "cut.jpg"
+    img.crop((int(img.width * 0.45), 0, img.width, img.height)).save(path, quality=92)
+    *_, details = client.predict(handle_file(str(path)), api_name="/score")
+    (face,) = details["faces"]
+    assert 0 < face["outside"] <= 0.2
+    assert face["warnings"] == ["partly outside the photo — score less reliable"]
+
+
+def test_animal_is_refused(client, tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    path = tmp_path / "cat.jpg"
+    Image.fromarray(data.chelsea()).save(path, quality=92)
+    with pytest.raises(AppError) as e:
+        client.predict(handle_file(str(path)), api_name="/score")
+    assert "face" in str(e.value)
 
 
 @pytest.mark.parametrize("which,message", [("no_face", "No face was found"), ("text", "not")])
@@ -52,17 +76,17 @@ def test_shots_are_per_session_and_reset(app_url, astronaut_path, scorer):
     a, b = Client(app_url, verbose=False), Client(app_url, verbose=False)  # two independent sessions
     expected = scorer.score(astronaut_path).main.score
     for _ in range(2):
-        gallery, best, best_md, download, last = a.predict(handle_file(str(astronaut_path)), api_name="/shot")
+        gallery, best_html, download, last = a.predict(handle_file(str(astronaut_path)), api_name="/shot")
     assert len(gallery) == 2
     assert gallery[0]["caption"].startswith("★ score ")  # the best shot is starred
     assert re.search(r"score \d\.\d\d · \d+(st|nd|rd|th) pct", gallery[1]["caption"])
-    assert f"{expected:.2f}" in best_md or abs(float(re.search(r"(\d\.\d\d) / 5", best_md).group(1)) - expected) < 0.011
+    assert f"{expected:.2f}" in best_html
     assert download["visible"] and download["value"].endswith(".jpg")
     # another session sees none of it
     gallery_b, *_ = b.predict(handle_file(str(astronaut_path)), api_name="/shot")
     assert len(gallery_b) == 1
-    gallery, best, best_md, download, last = a.predict(api_name="/reset")
-    assert gallery == [] and best is None and not download["visible"]
+    gallery, best_html, download, last = a.predict(api_name="/reset")
+    assert gallery == [] and "No shots yet" in best_html and not download["visible"]
 
 
 # /stream (live webcam) is exercised by the browser test: gradio_client 2.7 cannot consume streaming

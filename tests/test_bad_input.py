@@ -220,7 +220,7 @@ def _via_app(c, path) -> tuple[int, float | None, type | None, str]:
         out = c.predict(handle_file(str(path)), api_name="/score")
     except AppError as e:
         return 0, None, AppError, html.unescape(str(e))
-    faces = out[6]["faces"]
+    faces = out[-1]["faces"]  # the JSON summary, /score's last output
     return len(faces), faces[0]["score"], None, ""
 
 

@@ -158,6 +158,7 @@ def fake_checkout(root: Path, readme: str = "# Beauty\n\nHello.\n", gradio: str 
     """A checkout with everything a Space needs plus everything it must not get."""
     for rel in ["app.py", "beauty/__init__.py", "beauty/model.py", "beauty/ratings.txt",
                 "beauty/app/__init__.py", "beauty/app/layout.py", "beauty/model_hashes.json", "weights/face_detection_short_range.tflite", "weights/MODEL_CARD.md",
+                "examples/obama.jpg", "examples/README.md",
                 *deploy.model_files(),
                 # must stay behind:
                 "weights/imagenet/mobilenet_v2_torchvision.weights.h5", "tests/test_x.py", "tests/data/ref.npz",
@@ -179,7 +180,7 @@ def test_space_gets_exactly_the_runtime_files(tmp_path):
         "app.py", "requirements.txt", "README.md", "beauty/__init__.py", "beauty/model.py",
         "beauty/app/__init__.py", "beauty/app/layout.py", "beauty/ratings.txt", "beauty/model_hashes.json", "weights/face_detection_short_range.tflite",
         "weights/MODEL_CARD.md", "weights/beauty_mobilenet_v2.npz", "weights/beauty_mobilenet_v2.json",
-        "weights/beauty_mobilenet_v2.tflite",
+        "weights/beauty_mobilenet_v2.tflite", "examples/obama.jpg", "examples/README.md",
     ])
     readme = next(f for f in files if f.path_in_repo == "README.md").content.decode()
     assert readme.startswith("---\ntitle: Facial Beauty Scorer\n")
@@ -234,6 +235,7 @@ def test_real_checkout_plan():
     files, _ = deploy.plan(ROOT)
     names = [f.path_in_repo for f in files]
     assert "app.py" in names and "beauty/ratings.txt" in names and "weights/beauty_mobilenet_v2.npz" in names
+    assert "examples/obama.jpg" in names and "examples/README.md" in names  # the page's example photos
     assert not [n for n in names if n.startswith(("weights/imagenet", "tests/", "tools/", "runs/", "bench/"))]
     assert sum(f.size for f in files) < 20_000_000
 

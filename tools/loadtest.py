@@ -117,7 +117,7 @@ def run_load(server: Server, photos: list[Path], clients: int, requests: int, do
             t = time.perf_counter()
             try:
                 out = c.predict(handle_file(str(photo)), api_name="/score")
-                ok = isinstance(out, (list, tuple)) and "/ 5" in str(out[2])
+                ok = isinstance(out, (list, tuple)) and bool(out[-1]["faces"])  # the JSON summary
                 if not ok:
                     raise RuntimeError(f"unexpected output {str(out)[:200]}")
                 with lock:
@@ -190,7 +190,7 @@ def run_overload(server: Server, photo: Path, total: int, time_limit: float = 30
 
 
 # ---------------------------------------------------------------- 3. sessions
-BEST_RE = re.compile(r"Best shot: ([0-9.]+)")
+BEST_RE = re.compile(r'class="bs-score"[^>]*>([0-9.]+)<')  # the best shot's score in /shot's HTML
 
 
 def run_sessions(server: Server, photos: list[Path], shots_each: int = 3) -> dict:
@@ -200,7 +200,7 @@ def run_sessions(server: Server, photos: list[Path], shots_each: int = 3) -> dic
     own_score = {}
     ref = client(server.url)
     for p in photos:
-        own_score[p.name] = float(re.search(r"## ([0-9.]+)", ref.predict(handle_file(str(p)), api_name="/score")[2])[1])
+        own_score[p.name] = ref.predict(handle_file(str(p)), api_name="/score")[-1]["faces"][0]["score"]
     ref.close()
     sessions = [(client(server.url), p) for p in photos]
     best = {}
@@ -212,7 +212,7 @@ def run_sessions(server: Server, photos: list[Path], shots_each: int = 3) -> dic
         out = None
         for _ in range(shots_each):
             out = c.predict(handle_file(str(p)), api_name="/shot")
-        m = BEST_RE.search(str(out[2]))
+        m = BEST_RE.search(str(out[1]))  # /shot: gallery, best shot (HTML), download, line
         best[p.name] = (float(m[1]) if m else None, len(out[0]) if out and out[0] else 0)
 
     with ThreadPoolExecutor(len(sessions)) as pool:

@@ -89,7 +89,7 @@ class ServeConfig:
 
 def launch_kwargs(config: ServeConfig, **overrides) -> dict:
     """Keyword arguments for `demo.launch()`: host/port from the environment, theme, upload cap."""
-    from .layout import CSS, theme
+    from .layout import CSS, HEAD, theme
 
     on_space = bool(os.environ.get("SPACE_ID"))
     kw = dict(
@@ -99,6 +99,7 @@ def launch_kwargs(config: ServeConfig, **overrides) -> dict:
         show_error=False,  # only gr.Error messages reach the page, never exception text
         theme=theme(),
         css=CSS,
+        head=HEAD,  # the page's <title> and description in the served HTML itself
         # what the page does not use is off: the monitoring page (it prints its key to the log), run
         # history (it would send photos to a visitor's Hub bucket), server-side rendering (a Node proxy
         # in front would hide the visitor's address from the per-client limits)
@@ -116,7 +117,7 @@ def serve(config: ServeConfig | None = None, scorer=None):
     config = config or ServeConfig()
     temp = own_temp_dir()
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    from .layout import build_demo
+    from .layout import build_demo, with_page_head
     from .security import app_kwargs
 
     sweeper = TempSweeper(temp, config)
@@ -128,7 +129,7 @@ def serve(config: ServeConfig | None = None, scorer=None):
         sweeper.start(demo)
         # api_open=False: queued events cannot be called directly (/run/...), so the queue's limits hold
         demo.queue(**config.queue_kwargs(), api_open=False).launch(
-            **launch_kwargs(config, app_kwargs=app_kwargs(config, demo)))
+            **launch_kwargs(config, app_kwargs=with_page_head(app_kwargs(config, demo))))
     except KeyboardInterrupt:
         pass
     finally:

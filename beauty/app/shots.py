@@ -51,6 +51,8 @@ def add_shot(state: dict, result, source: str, max_shots: int) -> dict:
         "id": uuid.uuid4().hex[:8],
         "score": fs.score,
         "percentile": fs.percentile,
+        "low": getattr(fs, "low", None),  # the likely range, when the scorer gives one
+        "high": getattr(fs, "high", None),
         "crop": fs.crop,
         "photo": encode_jpeg(result.image),  # kept in memory only, for the download
         "source": source,
@@ -68,11 +70,21 @@ def write_download(state: dict, shot: dict, ttl: float, owner: str | None = None
     Gradio serves its own copy of the file; that copy is registered for `served_for` s as the
     download of `owner` (the browser session's cookie), so no other session can fetch it.
     """
-    from .security import DOWNLOAD_PREFIX, DOWNLOADS, gradio_copy_path
+    from .security import DOWNLOAD_PREFIX
 
-    path = downloads_dir() / state["id"] / uuid.uuid4().hex[:8] / f"{DOWNLOAD_PREFIX}{shot['score']:.2f}.jpg"
+    return write_file(state["id"], f"{DOWNLOAD_PREFIX}{shot['score']:.2f}.jpg", shot["photo"], ttl, owner,
+                      served_for)
+
+
+def write_file(folder: str, name: str, data: bytes, ttl: float, owner: str | None = None,
+               served_for: float = 0) -> Path:
+    """`data` as a file named `name` for a gr.DownloadButton (a best shot, a result card), in a private
+    folder under `folder` (a session id), deleted again `ttl` s later; registered like write_download."""
+    from .security import DOWNLOADS, gradio_copy_path
+
+    path = downloads_dir() / folder / uuid.uuid4().hex[:8] / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(shot["photo"])
+    path.write_bytes(data)
     if served_for:
         DOWNLOADS.register(gradio_copy_path(path), owner, served_for + 10)
     timer = threading.Timer(ttl, shutil.rmtree, (path.parent,), {"ignore_errors": True})

@@ -8,7 +8,13 @@ from .. import __version__
 
 NO_SHOTS = "### No shots yet\n\nTake a snapshot, or start live mode: every shot is scored and the best one is kept."
 EMPTY_HEADLINE = "## – <small>/ 5</small>\n\nUpload or paste a photo with a face to get a score."
-TABLE_HEADERS = ["face", "score (1–5)", "percentile", "detector confidence"]
+EMPTY_RESULT = "Upload, paste or drop a photo with a face, or pick an example, to get a score."
+TABLE_HEADERS = ["face", "score (1–5)", "likely range", "percentile", "notes", "detector confidence"]
+FOR_FUN = "For fun only: a model of one group of raters' taste, it says nothing about anyone's worth."
+TITLE = "Face beauty score"
+TAGLINE = "A model of SCUT-FBP5500 raters' average taste, on a 1–5 scale. For fun only."
+DESCRIPTION = ("How a model of SCUT-FBP5500's raters would score a face from 1 to 5, and where that falls "
+               "among the dataset's 5,500 human ratings. For fun only.")
 
 
 def ordinal(n: int) -> str:
@@ -44,23 +50,71 @@ def percentile_sentence(p: float) -> str:
             f"(**{ordinal(q)} percentile**).")
 
 
+def score_range(x) -> tuple[float, float] | None:
+    """(low, high) of a FaceScore or a webcam shot, when the scorer gives a likely range."""
+    get = x.get if isinstance(x, dict) else lambda k: getattr(x, k, None)
+    low, high = get("low"), get("high")
+    return None if low is None or high is None else (float(low), float(high))
+
+
+def range_text(x) -> str:
+    """'likely 3.02–3.60', or '' without a range."""
+    r = score_range(x)
+    return "" if r is None else f"likely {r[0]:.2f}–{r[1]:.2f}"
+
+
+def not_rated(fs) -> str | None:
+    """Why a face found in the photo was not rated (e.g. it looks like a child's), or None when it was."""
+    reason = getattr(fs, "refused", None)
+    if not reason:
+        return None
+    return reason if isinstance(reason, str) else "not rated"
+
+
+def notes(fs) -> list[str]:
+    """Short notes a face's score comes with (e.g. 'partly outside the photo — score less reliable')."""
+    return [str(w) for w in (getattr(fs, "warnings", None) or [])]
+
+
 def headline(fs, n_faces: int) -> str:
     """Markdown headline for the main face of a photo."""
     more = ""
     if n_faces > 1:
         more = f"\n\nFace **#1** (the largest) of {n_faces}; every face is in the table below."
-    return f"## {fs.score:.2f} <small>/ 5</small>\n\n{percentile_sentence(fs.percentile)}{more}"
+    rng = range_text(fs)
+    return (f"## {fs.score:.2f} <small>/ 5{' · ' + rng if rng else ''}</small>\n\n"
+            f"{percentile_sentence(fs.percentile)}{more}")
 
 
 def faces_table(faces) -> list[list]:
     """Rows of display strings (two decimals, as on the rest of the page); /score's JSON has the numbers."""
-    return [[fs.index, f"{fs.score:.2f}", f"{fs.percentile:.1f}", f"{fs.confidence:.2f}"] for fs in faces]
+    rows = []
+    for fs in faces:
+        reason = not_rated(fs)
+        if reason:
+            rows.append([fs.index, "not rated", "", "", reason, f"{fs.confidence:.2f}"])
+            continue
+        r = score_range(fs)
+        rows.append([fs.index, f"{fs.score:.2f}", f"{r[0]:.2f}–{r[1]:.2f}" if r else "", f"{fs.percentile:.1f}",
+                     "; ".join(notes(fs)), f"{fs.confidence:.2f}"])
+    return rows
 
 
-def best_shot(best: dict, n_kept: int, max_shots: int) -> str:
-    return (f"### ★ Best shot: {best['score']:.2f} / 5\n\n{percentile_sentence(best['percentile'])}\n\n"
-            f"{n_kept} shot{'s' if n_kept != 1 else ''} kept (the best {max_shots} at most), "
-            f"in this browser session only.")
+def close_call(a, b) -> bool:
+    """Two scores (FaceScores or shots) whose likely ranges overlap: too close to call which is higher."""
+    ra, rb = score_range(a), score_range(b)
+    return ra is not None and rb is not None and ra[0] <= rb[1] and rb[0] <= ra[1]
+
+
+def best_shot(best: dict, n_kept: int, max_shots: int, second: dict | None = None) -> str:
+    rng = range_text(best)
+    text = (f"### ★ Best shot: {best['score']:.2f} / 5\n\n{rng + ' · ' if rng else ''}"
+            f"{percentile_sentence(best['percentile'])}\n\n")
+    if second is not None and close_call(best, second):
+        text += (f"Your two best shots ({best['score']:.2f} and {second['score']:.2f}) are **too close to call**: "
+                 f"their likely ranges overlap.\n\n")
+    return text + (f"{n_kept} shot{'s' if n_kept != 1 else ''} kept (the best {max_shots} at most), "
+                   f"in this browser session only.")
 
 
 def accuracy(info: dict) -> str:
@@ -120,8 +174,13 @@ def privacy(config=None, detailed: bool = False) -> str:
             f"until you press *Reset*, and at the latest {shots} after your last shot.")
 
 
-def footer(device: str, info: dict) -> str:
+def footer() -> str:
+    return f"{FOR_FUN} Not for judging anyone; please don't score people without their consent."
+
+
+def technical(device: str, info: dict) -> str:
+    """Model, runtime and versions, for the Advanced section."""
     import gradio as gr
 
     return (f"Model `{info['name']}` ({info['sha']}) on **{device}** · beauty {__version__} · "
-            f"Gradio {gr.__version__} · for fun only; says nothing about anyone's worth")
+            f"Gradio {gr.__version__}")

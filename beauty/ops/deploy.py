@@ -7,8 +7,9 @@
 A Space gets exactly what the app needs at run time (`space_files`): app.py,
 the serving layers of the beauty/ package (the core stages and beauty/app/, with
 ratings.txt and model_hashes.json; never training/ or ops/), the weights the app
-loads (model .npz/.json/.tflite, face detector, MODEL_CARD.md), requirements.txt and a
-README.md whose YAML front matter configures the Space. Nothing else — no
+loads (model .npz/.json/.tflite, face detector, MODEL_CARD.md), the page's
+public-domain example photos (examples/), requirements.txt and a README.md whose
+YAML front matter configures the Space. Nothing else — no
 training weights (weights/imagenet/), tests, tools, caches, runs or datasets.
 Files in the Space that are not in that list are deleted in the same commit,
 so the Space always mirrors one checkout.
@@ -209,6 +210,8 @@ def space_files(root: Path = ROOT, include_model: bool = True, model_repo: str |
         and p.relative_to(root / "beauty").parts[0] not in OFFLINE_PACKAGES
     )
     names += ["weights/face_detection_short_range.tflite", "weights/MODEL_CARD.md"]
+    names += sorted(p.relative_to(root).as_posix() for p in (root / "examples").glob("*")  # the page's example
+                    if p.is_file() and p.suffix in (".jpg", ".md"))  # photos (public domain) and their sources
     if include_model:
         names += model_files(root)
     missing = [n for n in names if not (root / n).is_file()]
