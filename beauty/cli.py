@@ -64,8 +64,9 @@ def add_score_parser(sub) -> None:
     p = sub.add_parser(
         "score",
         help="score the faces in photos",
-        description="Print one line per face: file, face number (1 = largest), score 1–5, percentile "
-        "among the 5,500 human ratings of SCUT-FBP5500.",
+        description="Print one line per face: file, face number (1 = largest), score 1–5, the calibrated "
+        "80 % range for the raters' mean ('likely LOW-HIGH'), percentile among the 5,500 human ratings of "
+        "SCUT-FBP5500.",
     )
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="image files, or folders of images")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text lines")
@@ -116,8 +117,9 @@ def run_score(args) -> int:
             results.append({"file": str(f), **result.to_dict()})
             if not args.json:
                 for fs in result.faces:
-                    print(f"{f}\tface {fs.index}/{len(result.faces)}\tscore {fs.score:.2f}\tpercentile {fs.percentile:.1f}",
-                          flush=True)
+                    likely = f"\tlikely {fs.low:.2f}-{fs.high:.2f}" if fs.low is not None else ""
+                    print(f"{f}\tface {fs.index}/{len(result.faces)}\tscore {fs.score:.2f}{likely}"
+                          f"\tpercentile {fs.percentile:.1f}", flush=True)
     finally:
         with quiet_native_stderr(not args.verbose):
             scorer.detector.close()  # explicit close: MediaPipe's __del__ at exit prints a traceback otherwise

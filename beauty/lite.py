@@ -142,7 +142,10 @@ class LiteModel:
         self.max_batch = max(1, max_batch)
         self._it = Interpreter(model_content=content, num_threads=self.num_threads)
         self._in = self._it.get_input_details()[0]["index"]
-        self._out = self._it.get_output_details()[0]["index"]
+        outs = sorted(self._it.get_output_details(), key=lambda d: int(d["shape"][-1]))
+        self._out = outs[0]["index"]  # N×1 scores
+        self._feat = outs[1]["index"] if len(outs) > 1 else None  # N×D pooled features (exports with two outputs)
+        self.feature_dim = int(outs[1]["shape"][-1]) if len(outs) > 1 else 0
         self._n = None  # batch size the interpreter is allocated for
         self._lock = threading.Lock()
         self.calls = 0  # predict() chunks, the counterpart of CompiledForward.calls
@@ -151,8 +154,9 @@ class LiteModel:
     def describe(self) -> str:
         return f"CPU (LiteRT XNNPACK, {self.num_threads} thread{'s' if self.num_threads > 1 else ''})"
 
-    def _invoke(self, crops: np.ndarray, mirror: bool) -> np.ndarray:
-        """Raw outputs for `crops` (and then their mirror images): one interpreter run. Lock held."""
+    def _invoke(self, crops: np.ndarray, mirror: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw outputs for `crops` (and then their mirror images), and their pooled features when the
+        export has them: one interpreter run. Lock held."""
         n = len(crops) * (2 if mirror else 1)
         if n != self._n:
             s = self.resize.size_out
@@ -165,38 +169,55 @@ class LiteModel:
         del buf  # the interpreter refuses to run while numpy views of its buffers are alive
         self._it.invoke()
         self.invocations += 1
-        return self._it.get_tensor(self._out).reshape(-1).copy()
+        feats = self._it.get_tensor(self._feat).copy() if self._feat is not None else None
+        return self._it.get_tensor(self._out).reshape(-1).copy(), feats
 
-    def forward(self, crops: np.ndarray, mirror: bool = False) -> np.ndarray:
-        """Raw network outputs for N crops; with `mirror`, 2N values: the crops, then their mirror images."""
+    def forward(self, crops: np.ndarray, mirror: bool = False, features: bool = False):
+        """Raw network outputs for N crops; with `mirror`, 2N values: the crops, then their mirror images.
+
+        `features=True` returns (outputs, 2N or N × D pooled features in the same order), or
+        (outputs, None) when the export has no feature output.
+        """
         crops = np.asarray(crops)
         per = max(1, self.max_batch // 2) if mirror else self.max_batch
-        outs, mirrors = [], []
+        outs, mirrors, f_outs, f_mirrors = [], [], [], []
         with self._lock:
             self.calls += 1
             for i in range(0, len(crops), per):
-                y = self._invoke(crops[i: i + per], mirror)
+                y, f = self._invoke(crops[i: i + per], mirror)
                 k = len(crops[i: i + per])
                 outs.append(y[:k])
                 mirrors.append(y[k:])
-        if not outs:
-            return np.zeros(0, np.float32)
-        return np.concatenate(outs + mirrors)
+                if f is not None:
+                    f_outs.append(f[:k])
+                    f_mirrors.append(f[k:])
+        y = np.concatenate(outs + mirrors) if outs else np.zeros(0, np.float32)
+        if not features:
+            return y
+        if self._feat is None:
+            return y, None
+        return y, (np.concatenate(f_outs + f_mirrors) if f_outs else np.zeros((0, self.feature_dim), np.float32))
 
-    def predict(self, crops: np.ndarray, flip_tta: bool = True, batch_size: int = 32) -> np.ndarray:
-        """Scores for N×350×350×3 crops, clipped to 1..5 (see beauty.model.predict)."""
+    def predict(self, crops: np.ndarray, flip_tta: bool = True, batch_size: int = 32, features: bool = False):
+        """Scores for N×350×350×3 crops, clipped to 1..5 (see beauty.model.predict); `features=True`
+        returns (scores, pooled features averaged over crop and mirror, or None without them in the export)."""
         x = np.asarray(crops)
         if x.ndim == 3:
             x = x[None]
         step = max(1, batch_size // 2) if flip_tta else batch_size
-        out = [np.zeros(0, np.float32)]
+        out, feats = [np.zeros(0, np.float32)], [np.zeros((0, self.feature_dim), np.float32)]
         for i in range(0, len(x), step):
             c = x[i: i + step]
-            y = self.forward(c, mirror=flip_tta)
+            y, f = self.forward(c, mirror=flip_tta, features=True)
             if flip_tta:
                 y = (y[: len(c)] + y[len(c):]) / 2
+                f = None if f is None else (f[: len(c)] + f[len(c):]) / 2
             out.append(y)
-        return np.clip(np.concatenate(out), *SCORE_RANGE)
+            feats.append(f)
+        scores = np.clip(np.concatenate(out), *SCORE_RANGE)
+        if not features:
+            return scores
+        return scores, (None if self._feat is None else np.concatenate(feats))
 
 
 def load_lite(model_path: str | os.PathLike, **kw) -> LiteModel:

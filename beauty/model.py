@@ -74,7 +74,7 @@ def load_model(path: str | os.PathLike = DEFAULT_MODEL):
     return model
 
 
-def predict(model, crops: np.ndarray, flip_tta: bool = True, batch_size: int = 32) -> np.ndarray:
+def predict(model, crops: np.ndarray, flip_tta: bool = True, batch_size: int = 32, features: bool = False):
     """Scores for N×350×350×3 crops, clipped to 1..5: one compiled model call per `batch_size` images.
 
     Flip test-time augmentation averages the crop and its mirror image: a face's
@@ -82,22 +82,25 @@ def predict(model, crops: np.ndarray, flip_tta: bool = True, batch_size: int = 3
     its mirror go through the model in the same call (one face = one batch of 2;
     16 faces = one batch of 32). Crops are converted to float32 one chunk at a
     time, so scoring thousands of uint8 crops does not need 4× their memory.
+    `features=True` returns (scores, N×D pooled features that the linear head
+    reads, averaged over the crop and its mirror with flip TTA): the same call.
     """
     x = np.asarray(crops)
     if x.ndim == 3:
         x = x[None]
     forward = compiled_forward(model)
     step = max(1, batch_size // 2) if flip_tta else batch_size
-    out = [np.zeros(0, np.float32)]
+    out, feats = [np.zeros(0, np.float32)], [np.zeros((0, forward.feature_dim), np.float32)]
     for i in range(0, len(x), step):
         c = np.asarray(x[i : i + step], np.float32)
+        y, f = forward(np.concatenate([c, c[:, :, ::-1]]) if flip_tta else c, features=True)
+        y = y.reshape(-1)
         if flip_tta:
-            y = forward(np.concatenate([c, c[:, :, ::-1]])).reshape(-1)
-            y = (y[: len(c)] + y[len(c) :]) / 2
-        else:
-            y = forward(c).reshape(-1)
+            y, f = (y[: len(c)] + y[len(c) :]) / 2, (f[: len(c)] + f[len(c) :]) / 2
         out.append(y)
-    return np.clip(np.concatenate(out), *SCORE_RANGE)
+        feats.append(f)
+    scores = np.clip(np.concatenate(out), *SCORE_RANGE)
+    return (scores, np.concatenate(feats)) if features else scores
 
 
 def compiled_forward(model) -> CompiledForward:
@@ -120,6 +123,8 @@ class CompiledForward:
     Other backends (JAX, torch): `predict_on_batch`, which Keras compiles per
     input shape, so batches are zero-padded to a power of two to bound retracing.
     Runs on whatever device the backend placed the model on (see beauty.runtime).
+    The graph also returns the pooled features the head reads (`features=True`),
+    at no extra cost: they are computed on the way to the score anyway.
     """
 
     def __init__(self, model):
@@ -129,23 +134,30 @@ class CompiledForward:
         self.backend = keras.backend.backend()
         self.shapes: set[int] = set()  # padded batch sizes seen (non-TF backends)
         self.calls = 0  # model invocations, so tests can check that a batch is one call
+        names = {layer.name for layer in model.layers}
+        pooled = model.get_layer("head_dropout").input if "head_dropout" in names else None  # what the head reads
+        self.feature_dim = int(pooled.shape[-1]) if pooled is not None else 0
+        self._both = keras.Model(model.inputs, [model.outputs[0], pooled if pooled is not None else model.outputs[0]])
         if self.backend == "tensorflow":
             import tensorflow as tf
 
             spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
-            self._fn = tf.function(lambda x: model(x, training=False), input_signature=[spec], jit_compile=False)
+            self._fn = tf.function(lambda x: self._both(x, training=False), input_signature=[spec], jit_compile=False)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, features: bool = False):
+        """Raw outputs (N×1); with `features`, (outputs, N×D pooled features) from the same call."""
         x = np.ascontiguousarray(x, np.float32)
         self.calls += 1
         if self.backend == "tensorflow":
-            return self._fn(x).numpy()
-        n = len(x)
-        b = 1 << (n - 1).bit_length()
-        if b > n:
-            x = np.concatenate([x, np.zeros((b - n, *x.shape[1:]), np.float32)])
-        self.shapes.add(b)
-        return np.asarray(self.model.predict_on_batch(x))[:n]
+            y, f = (t.numpy() for t in self._fn(x))
+        else:
+            n = len(x)
+            b = 1 << (n - 1).bit_length()
+            if b > n:
+                x = np.concatenate([x, np.zeros((b - n, *x.shape[1:]), np.float32)])
+            self.shapes.add(b)
+            y, f = (np.asarray(t)[:n] for t in self._both.predict_on_batch(x))
+        return (y, f) if features else y
 
     @property
     def trace_count(self) -> int:

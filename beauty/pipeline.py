@@ -27,12 +27,15 @@ class FaceScore:
     confidence: float  # detector confidence
     outside: float = 0.0  # share of the face region outside the photo (padded neutrally, never mirrored)
     warnings: list[str] = field(default_factory=list)  # what makes this score less reliable, one phrase each
+    low: float | None = None  # calibrated 80 % range for the raters' mean (beauty.interval);
+    high: float | None = None  # None when the weights have no calibration
 
     def to_dict(self) -> dict:
         """The per-face JSON of the CLI, the web API and the tests (rounded for reading, not for maths)."""
         return {"face": self.index, "score": round(self.score, 4), "percentile": round(self.percentile, 2),
                 "box": [round(v, 1) for v in self.box], "confidence": round(self.confidence, 3),
-                "outside": round(self.outside, 3), "warnings": list(self.warnings)}
+                "outside": round(self.outside, 3), "warnings": list(self.warnings),
+                "low": _round(self.low), "high": _round(self.high)}
 
 
 @dataclass
@@ -71,6 +74,9 @@ class Scorer:
         self.flip_tta = flip_tta
         self.max_faces = max_faces
         self._model_lock = threading.Lock()
+        from .interval import for_model
+
+        self.interval = for_model(self.model_path)  # None: these weights have no calibrated range
         log.info("model %s on %s (%s runtime: %s)", self.model_path.name, self.device, self.runtime, why)
 
     def _load_lite(self):
@@ -98,14 +104,22 @@ class Scorer:
 
         return compiled_forward(self.model).calls
 
-    def score_crops(self, crops: np.ndarray) -> np.ndarray:
-        """Scores of N aligned crops, one model call for the whole batch."""
+    def score_crops(self, crops: np.ndarray, features: bool = False):
+        """Scores of N aligned crops, one model call for the whole batch; `features=True` also returns
+        the pooled features the model's head read (None if the runtime has none)."""
         with self._model_lock:
             if self.runtime == "lite":
-                return self.model.predict(crops, flip_tta=self.flip_tta)
+                return self.model.predict(crops, flip_tta=self.flip_tta, features=features)
             from .model import predict
 
-            return predict(self.model, crops, flip_tta=self.flip_tta)
+            return predict(self.model, crops, flip_tta=self.flip_tta, features=features)
+
+    def ranges(self, scores: np.ndarray, features: np.ndarray | None) -> list[tuple[float | None, float | None]]:
+        """The calibrated (low, high) range of each score, from the same model call's features."""
+        if self.interval is None or features is None or not len(scores):
+            return [(None, None)] * len(scores)
+        lo, hi = self.interval.ranges(scores, features)
+        return list(zip(lo.tolist(), hi.tolist()))
 
     def score(self, src) -> Result:
         """Score every face in an image (path, bytes, PIL, array). Raises BeautyError subclasses."""
@@ -138,12 +152,17 @@ class Scorer:
 
     def _flush(self, pending):
         crops = [c for _, _, found in pending if found for _, c in found]
-        scores = iter(self.score_crops(np.stack(crops)) if crops else [])
+        scores, features = self.score_crops(np.stack(crops), features=True) if crops else ([], None)
+        ranges = iter(self.ranges(scores, features))
+        scores = iter(scores)
         for src, rgb, found in pending:
             if found is None:
                 yield src, rgb  # the error
             else:
-                yield src, Result(rgb, _faces(found, [next(scores) for _ in found]))
+                faces = _faces(found, [next(scores) for _ in found])
+                for fs in faces:
+                    fs.low, fs.high = next(ranges)
+                yield src, Result(rgb, faces)
 
 
 def _faces(found, scores) -> list[FaceScore]:
@@ -152,6 +171,10 @@ def _faces(found, scores) -> list[FaceScore]:
                   [face_mod.CUT_WARNING] if d.outside > 0 else [])
         for i, ((d, c), s) in enumerate(zip(found, scores))
     ]
+
+
+def _round(v: float | None, digits: int = 4) -> float | None:
+    return None if v is None else round(v, digits)
 
 
 def load_scorer(model=None, max_faces: int = 8, flip_tta: bool = True, quiet: bool = True) -> Scorer:

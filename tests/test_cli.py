@@ -11,7 +11,8 @@ import pytest
 
 from tests.support.paths import ROOT
 
-LINE = re.compile(r"^(?P<file>.+)\tface (?P<i>\d+)/(?P<n>\d+)\tscore (?P<score>\d\.\d\d)\tpercentile (?P<pct>\d+\.\d)$")
+LINE = re.compile(r"^(?P<file>.+)\tface (?P<i>\d+)/(?P<n>\d+)\tscore (?P<score>\d\.\d\d)"
+                  r"\tlikely (?P<low>\d\.\d\d)-(?P<high>\d\.\d\d)\tpercentile (?P<pct>\d+\.\d)$")
 
 
 def run(*args, timeout=300):
@@ -46,6 +47,9 @@ def test_score_mixed_files_keeps_going(scorer, astronaut_path, bad_files):
         assert m["file"] == str(astronaut_path) and (m["i"], m["n"]) == ("1", "1")
         assert float(m["score"]) == pytest.approx(expected.score, abs=0.011)
         assert float(m["pct"]) == pytest.approx(expected.percentile, abs=0.11)
+        assert float(m["low"]) == pytest.approx(expected.low, abs=0.011)
+        assert float(m["high"]) == pytest.approx(expected.high, abs=0.011)
+        assert float(m["low"]) < float(m["score"]) < float(m["high"])
     err = r.stderr
     assert "Traceback" not in err
     assert f"{bad_files['missing']}: " in err and f"{bad_files['text']}: " in err
@@ -65,6 +69,8 @@ def test_score_json(scorer, astronaut_path, bad_files):
     assert face["score"] == pytest.approx(expected.score, abs=1e-3)
     assert face["percentile"] == pytest.approx(expected.percentile, abs=0.01)
     assert len(face["box"]) == 4
+    assert face["low"] == pytest.approx(expected.low, abs=1e-3) and face["high"] == pytest.approx(expected.high, abs=1e-3)
+    assert face["low"] < face["score"] < face["high"]
     assert bad["faces"] == [] and bad["error_type"] == "NoFaceError" and bad["error"].startswith("No face")
 
 

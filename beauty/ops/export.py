@@ -42,7 +42,11 @@ def resize_matrix(model) -> np.ndarray:
 
 
 def convert(model) -> bytes:
-    """The network after the Resizing layer as a float32 .tflite flatbuffer (batch dimension dynamic)."""
+    """The network after the Resizing layer as a float32 .tflite flatbuffer (batch dimension dynamic).
+
+    Two outputs: the N×1 scores and the N×D pooled features the linear head reads
+    (beauty.interval measures how unusual a face is from them).
+    """
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -51,9 +55,12 @@ def convert(model) -> bytes:
     s = model.beauty_config["image_size"]
 
     def body(x):
+        pooled = x
         for layer in model.layers[2:]:
+            if layer.name == "head_dropout":
+                pooled = x
             x = layer(x, training=False)
-        return x
+        return x, pooled
 
     fn = tf.function(body, input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32, name="image")])
     frozen = convert_variables_to_constants_v2(fn.get_concrete_function())  # weights as constants, BN folded
@@ -129,9 +136,15 @@ def export_lite(model_path: str | Path | None = None, out: str | Path | None = N
             x = check_crops(model)
             diff = float(np.abs(lm.predict(x) - predict(model, x)).max())
             diff_raw = float(np.abs(lm.forward(x) - predict(model, x, flip_tta=False)).max())
-        log(f"check on {len(x)} crops: max |LiteRT - Keras| = {max(diff, diff_raw):.1e} (limit {TOLERANCE:g})")
-        if not max(diff, diff_raw) <= TOLERANCE:
-            raise ValueError(f"the export disagrees with the Keras model by {max(diff, diff_raw):.2e}; not written")
+            _, f_lite = lm.predict(x, features=True)
+            _, f_keras = predict(model, x, features=True)
+            scale = float(np.abs(f_keras).max())
+            diff_f = float(np.abs(f_lite - f_keras).max()) / scale if f_lite is not None else np.inf
+        log(f"check on {len(x)} crops: max |LiteRT - Keras| = {max(diff, diff_raw):.1e} on scores, "
+            f"{diff_f:.1e} on features relative to their largest (limit {TOLERANCE:g})")
+        if not max(diff, diff_raw, diff_f) <= TOLERANCE:
+            raise ValueError(f"the export disagrees with the Keras model by {max(diff, diff_raw, diff_f):.2e}; "
+                             "not written")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(content)
     log(f"wrote {out} ({len(content) / 1e6:.1f} MB, from {model_path.name} sha256 {config['source_sha256'][:12]}…)")
