@@ -66,3 +66,59 @@ def test_official_protocols(protocol, sizes):
     train, test = data.load_split(root, protocol)
     assert (len(train), len(test)) == sizes
     assert all(1 <= s <= 5 for _, s in train + test)
+
+
+# ---------------------------------------------------------------- the crop cache
+
+
+@pytest.fixture
+def face_dataset(tmp_path):
+    """The fake layout with two real face photos (the astronaut, and mirrored) in place of the gray squares."""
+    from skimage import data as skdata
+
+    (tmp_path / "data").mkdir()
+    root = fake_dataset(tmp_path / "data")
+    a = skdata.astronaut()
+    Image.fromarray(a).save(root / "Images" / "AF1.jpg", quality=92)
+    Image.fromarray(np.ascontiguousarray(a[:, ::-1])).save(root / "Images" / "CM2.jpg", quality=92)
+    return root
+
+
+def test_face_crops_are_cached_checked_and_rebuilt(face_dataset, tmp_path):
+    names, cache = ["AF1.jpg", "CM2.jpg"], tmp_path / "cache"
+    fresh = data.face_crops(face_dataset, names, None)
+    assert fresh.shape == (2, 350, 350, 3) and fresh.std() > 20  # real crops, not the gray squares
+    np.testing.assert_array_equal(data.face_crops(face_dataset, names, cache), fresh)
+    (file,) = cache.iterdir()  # one complete file, no temporary one left behind
+    assert file.name.startswith("crops-face-2-") and file.suffix == ".npy"
+    cached = data.face_crops(face_dataset, names, cache, verify=2)
+    assert isinstance(cached, np.memmap)  # read from the cache, not recomputed
+    np.testing.assert_array_equal(cached, fresh)
+
+    stale = fresh.copy()  # as if the crop code had changed without a PIPELINE_VERSION bump
+    stale[1] //= 2
+    np.save(file, stale)
+    np.testing.assert_array_equal(data.face_crops(face_dataset, names, cache), stale)  # unchecked: trusted
+    rebuilt = data.face_crops(face_dataset, names, cache, verify=2)
+    np.testing.assert_array_equal(rebuilt, fresh)
+    np.testing.assert_array_equal(np.load(file), fresh)
+
+
+def test_cache_key_covers_the_framing_and_the_place_is_outside_the_checkout(monkeypatch, tmp_path):
+    from beauty import face
+
+    key = data.pipeline_fingerprint()
+    assert data.pipeline_fingerprint() == key and data.pipeline_fingerprint(raw=True) != key
+    monkeypatch.setitem(face.FRAMING, "eye_y", face.FRAMING["eye_y"] + 0.01)
+    assert data.pipeline_fingerprint() != key
+    monkeypatch.undo()
+    monkeypatch.setattr(face, "PIPELINE_VERSION", face.PIPELINE_VERSION + 1)
+    assert data.pipeline_fingerprint() != key
+
+    monkeypatch.delenv(data.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.default_cache_dir() == tmp_path / "xdg" / "beauty"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert data.default_cache_dir() == Path.home() / ".cache" / "beauty"
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "mine"))
+    assert data.default_cache_dir() == tmp_path / "mine"

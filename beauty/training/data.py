@@ -87,36 +87,91 @@ def group_of(name: str) -> str:
     return GROUPS[name[:2]]
 
 
-def face_crops(root: Path, names: list[str], cache_dir: str | os.PathLike | None = ".cache", raw: bool = False) -> np.ndarray:
+CACHE_ENV = "BEAUTY_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """Where face crops are cached: $BEAUTY_CACHE_DIR, else $XDG_CACHE_HOME/beauty, else ~/.cache/beauty.
+
+    Outside the checkout, so a fresh clone on the same machine (CI) reuses the crops of earlier runs.
+    """
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "beauty"
+
+
+def pipeline_fingerprint(raw: bool = False) -> str:
+    """A hash of everything that decides a crop's pixels besides the code: framing constants, crop size,
+    PIPELINE_VERSION, the detector file and the decoder/detector/warp library versions."""
+    import cv2
+    import mediapipe
+    import PIL
+
+    from ..face import CROP_SIZE, DETECTOR_PATH, FRAMING, PIPELINE_VERSION
+
+    h = hashlib.sha256()
+    h.update(repr((sorted(FRAMING.items()), CROP_SIZE, PIPELINE_VERSION, raw, cv2.__version__,
+                   mediapipe.__version__, PIL.__version__)).encode())
+    if not raw:
+        h.update(DETECTOR_PATH.read_bytes())
+    return h.hexdigest()
+
+
+def face_crops(root: Path, names: list[str], cache_dir: str | os.PathLike | None = "auto", raw: bool = False,
+               verify: int = 0) -> np.ndarray:
     """N×350×350×3 uint8 crops of the named images, made by the app's face pipeline.
 
     `raw=True` returns the dataset images untouched (they are 350×350 already), to
     measure what the pipeline changes. Cached on disk because detection over 5,500
-    images takes a while; the cache key covers the names and the framing constants.
-    `cache_dir=None` computes without reading or writing a cache.
+    images takes a while: `cache_dir="auto"` is `default_cache_dir()`, None computes
+    without reading or writing a cache. The cache key covers the names and
+    `pipeline_fingerprint()`. A code change that alters crops without a
+    PIPELINE_VERSION bump is not in the key: `verify=k` recomputes k crops spread
+    over the list and rebuilds the whole cache unless they are byte-identical.
     """
-    from ..face import CROP_SIZE, FRAMING, PIPELINE_VERSION, FaceDetector, find_faces
-    from ..errors import BeautyError
-    from ..image import load_image
+    from ..face import CROP_SIZE
 
-    key = hashlib.sha1(repr((names, FRAMING, CROP_SIZE, PIPELINE_VERSION, raw)).encode()).hexdigest()[:12]
+    if cache_dir == "auto":
+        cache_dir = default_cache_dir()
+    key = hashlib.sha256(repr((names, pipeline_fingerprint(raw))).encode()).hexdigest()[:16]
     cache = Path(cache_dir) / f"crops-{'raw' if raw else 'face'}-{len(names)}-{key}.npy" if cache_dir else None
     if cache and cache.exists():
-        return np.load(cache, mmap_mode="r")  # callers index the rows they need; no 2 GB copy
-    out = np.empty((len(names), CROP_SIZE, CROP_SIZE, 3), np.uint8)
-    detector = None if raw else FaceDetector()
-    for i, name in enumerate(names):
-        rgb = load_image(root / "Images" / name)
-        if raw:
-            out[i] = rgb if rgb.shape[:2] == (CROP_SIZE, CROP_SIZE) else _resize(rgb, CROP_SIZE)
-            continue
-        try:  # exactly the app's path: largest face, aligned and refined
-            out[i] = find_faces(rgb, detector)[0][1]
-        except BeautyError:  # never happens on SCUT (5,500/5,500 detected, none cut); keep the photo as it is
-            out[i] = _resize(rgb, CROP_SIZE)
+        cached = np.load(cache, mmap_mode="r")  # callers index the rows they need; no 2 GB copy
+        picks = sorted({round(i) for i in np.linspace(0, len(names) - 1, min(verify, len(names)))})
+        if cached.shape == (len(names), CROP_SIZE, CROP_SIZE, 3) and (
+                not picks or np.array_equal(cached[picks], _make_crops(root, [names[i] for i in picks], raw))):
+            return cached
+        print(f"face_crops: {cache.name} no longer matches the pipeline; rebuilding it")
+    out = _make_crops(root, names, raw)
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache, out)
+        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npy")
+        np.save(tmp, out)
+        os.replace(tmp, cache)  # atomic: an interrupted run never leaves a truncated cache behind
+    return out
+
+
+def _make_crops(root: Path, names: list[str], raw: bool) -> np.ndarray:
+    from ..errors import BeautyError
+    from ..face import CROP_SIZE, FaceDetector, find_faces
+    from ..image import load_image
+
+    out = np.empty((len(names), CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    detector = None if raw else FaceDetector()
+    try:
+        for i, name in enumerate(names):
+            rgb = load_image(root / "Images" / name)
+            if raw:
+                out[i] = rgb if rgb.shape[:2] == (CROP_SIZE, CROP_SIZE) else _resize(rgb, CROP_SIZE)
+                continue
+            try:  # exactly the app's path: largest face, aligned and refined
+                out[i] = find_faces(rgb, detector)[0][1]
+            except BeautyError:  # never happens on SCUT (5,500/5,500 detected, none cut); keep the photo as it is
+                out[i] = _resize(rgb, CROP_SIZE)
+    finally:
+        if detector is not None:
+            detector.close()
     return out
 
 

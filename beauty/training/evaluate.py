@@ -25,17 +25,22 @@ from .metrics import by_group, format_table, regression_metrics
 
 
 def evaluate(model_path, root: Path, protocol: str, crops: str = "face", flip_tta: bool = True,
-             cache_dir: str | None = ".cache", features: bool = False) -> dict:
+             cache_dir: str | None = "auto", whole_dataset: bool = True, verify: int = 0,
+             features: bool = False) -> dict:
     """Metrics of one model on one protocol's test images; also returns predictions (and, with
-    `features`, the pooled features the calibrated range is computed from)."""
+    `features`, the pooled features the calibrated range is computed from).
+
+    With a cache, `whole_dataset` shares the all-5,500-images crop cache that training builds;
+    otherwise only the test images are cropped and cached. `verify`: see `data.face_crops`.
+    """
     from ..model import load_model, predict
 
     _, test = data.load_split(root, protocol)
     names = [n for n, _ in test]
-    if cache_dir:  # share the whole-dataset cache that training builds
+    if cache_dir and whole_dataset:
         names = sorted(n for n, _ in data.read_labels(root / "train_test_files" / "All_labels.txt"))
     index = {n: i for i, n in enumerate(names)}
-    x = data.face_crops(root, names, cache_dir, raw=crops == "raw")[[index[n] for n, _ in test]]
+    x = data.face_crops(root, names, cache_dir, raw=crops == "raw", verify=verify)[[index[n] for n, _ in test]]
     y = np.array([s for _, s in test])
     pred, feats = predict(load_model(model_path), x, flip_tta=flip_tta, batch_size=64, features=True)
     out = {
@@ -220,12 +225,15 @@ def main(argv=None):
     p.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     p.add_argument("--data", help=f"dataset folder (default ${data.ENV_VAR})")
     p.add_argument("--out", default="artifacts/eval", help="folder for PNGs and metrics.json")
-    p.add_argument("--cache-dir", default=".cache")
+    p.add_argument("--cache-dir", default="auto",
+                   help="where crops are cached (default: $BEAUTY_CACHE_DIR, $XDG_CACHE_HOME/beauty or ~/.cache/beauty)")
     g.add_argument("--external", choices=["mebeauty"], help="score an in-the-wild dataset's val photos instead")
     g.add_argument("--nuisance", nargs="?", type=int, const=200, metavar="N",
                    help="capture changes on N test photos (default 200)")
     p.add_argument("--mebeauty", help=f"MEBeauty-dev folder (default ${MEBEAUTY_ENV} or ../shared/MEBeauty-dev)")
     a = p.parse_args(argv)
+    if a.cache_dir == "auto":  # external() builds its own cache file names from it
+        a.cache_dir = str(data.default_cache_dir())
 
     if a.external:
         try:

@@ -102,7 +102,7 @@ def main(argv=None):
     p.add_argument("--crops", choices=["face", "raw"], default="face", help="app face pipeline or raw dataset images")
     p.add_argument("--eval-every", type=int, default=0, help="also record test PC every N epochs (0: only at the end)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", default=".cache")
+    p.add_argument("--cache-dir", default="auto", help="crop cache folder (default: see beauty.training.data.default_cache_dir)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.weights.h5")
     a = p.parse_args(argv)
 
