@@ -102,6 +102,11 @@ def run_score(args) -> int:
     except BeautyError as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
+    except Exception as e:  # noqa: BLE001 - a damaged or mismatched weights file is exit 3 too, not a traceback
+        name = Path(args.model).name if args.model else "the model"
+        print(f"error: {name} could not be loaded ({type(e).__name__}: {str(e)[:200]}). "
+              "Check the file or leave out --model to use the bundled weights.", file=sys.stderr)
+        return 3
 
     failed = 0
     results = []

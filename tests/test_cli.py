@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests.support.paths import ROOT
@@ -79,3 +80,33 @@ def test_score_all_good_exits_zero(astronaut_path):
     assert r.returncode == 0, r.stderr
     assert LINE.match(r.stdout.strip())
     assert "Traceback" not in r.stderr and "Exception ignored" not in r.stderr
+
+
+# ---------------------------------------------------------------- exit code 3: the model cannot be loaded
+# In-process through beauty.cli.main (what `python -m beauty` passes to sys.exit), so no second TensorFlow start.
+
+
+def _bad_models(tmp_path):
+    from beauty.model import DEFAULT_MODEL
+
+    missing = tmp_path / "missing.npz"
+    damaged = tmp_path / "damaged.npz"  # the first KB of the real file: not a zip archive any more
+    damaged.write_bytes(DEFAULT_MODEL.read_bytes()[:1000])
+    damaged.with_suffix(".json").write_text(DEFAULT_MODEL.with_suffix(".json").read_text())
+    mismatched = tmp_path / "mismatched.npz"  # a valid .npz without the network's weights
+    np.savez(mismatched, nothing=np.zeros(3, np.float16))
+    mismatched.with_suffix(".json").write_text(DEFAULT_MODEL.with_suffix(".json").read_text())
+    return {"missing": missing, "damaged": damaged, "mismatched": mismatched}
+
+
+@pytest.mark.parametrize("kind", ["missing", "damaged", "mismatched"])
+def test_model_that_cannot_be_loaded_exits_3_with_a_sentence(kind, astronaut_path, tmp_path, capsys):
+    from beauty.cli import main
+
+    model = _bad_models(tmp_path)[kind]
+    assert main(["score", "--model", str(model), str(astronaut_path)]) == 3
+    out, err = capsys.readouterr()
+    assert out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and last.endswith("."), err[-1000:]
+    assert model.name in last and "Traceback" not in err
