@@ -17,7 +17,7 @@ from PIL import Image
 
 from beauty.errors import ImageError, NoFaceError
 from beauty.face import CROP_SIZE
-from beauty.percentile import human_ratings, percentile
+from beauty.percentile import human_ratings
 
 from tests.support.paths import dataset_root, needs_dataset
 
@@ -31,19 +31,32 @@ POSITIONS = ((0.5, 0.5), (0.2, 0.3), (0.8, 0.7))  # face centre as a fraction of
 # detector's reach on the full frame, found by the tile search in beauty.face.FaceDetector.detect.
 
 
+# The astronaut through the whole pipeline with the shipped model (measured; deterministic on one machine,
+# within 1e-4 across CPUs and runtimes). Without flip TTA she scores 3.3357. Any change to detection,
+# alignment, framing, padding or the model moves this (a window search that took a worse detection of her
+# face moved it to 3.2552): a deliberate change updates the numbers here.
+ASTRONAUT_SCORE = 3.3155
+ASTRONAUT_PERCENTILE = 69.84  # 3841 of the 5,500 human ratings lie below 3.3155, none equals it
+
+
 def test_astronaut_one_face(scorer, astronaut_rgb):
     result = scorer.score(astronaut_rgb)
     assert len(result.faces) == 1
     fs = result.main
     assert fs.index == 1
-    assert 1.0 <= fs.score <= 5.0
-    assert fs.percentile == pytest.approx(percentile(fs.score))
-    assert 0.0 <= fs.percentile <= 100.0
+    assert fs.score == pytest.approx(ASTRONAUT_SCORE, abs=0.005)
+    assert fs.percentile == pytest.approx(ASTRONAUT_PERCENTILE, abs=0.3)
+    r = human_ratings()  # the percentile of the unrounded score, by counting
+    assert fs.percentile == pytest.approx(100 * ((r < fs.score).sum() + 0.5 * (r == fs.score).sum()) / len(r))
     assert fs.crop.shape == (CROP_SIZE, CROP_SIZE, 3) and fs.crop.dtype == np.uint8
     x0, y0, x1, y1 = fs.box
     assert 150 < (x0 + x1) / 2 < 300 and 60 < (y0 + y1) / 2 < 220  # her face, not the flag or the helmet
     assert fs.confidence > 0.7
     assert scorer.score(astronaut_rgb).main.score == pytest.approx(fs.score, abs=1e-5)  # deterministic
+    d = fs.to_dict()
+    assert {k: d[k] for k in ("face", "score", "percentile", "box", "confidence")} == {
+        "face": 1, "score": round(fs.score, 4), "percentile": round(fs.percentile, 2),
+        "box": [round(v, 1) for v in fs.box], "confidence": round(fs.confidence, 3)}
 
 
 def test_inputs_agree_path_bytes_array(scorer, astronaut_rgb, astronaut_path):
@@ -77,13 +90,6 @@ def test_batch_matches_single(scorer, astronaut_rgb):
     assert batch[0] == pytest.approx(scorer.score_crops(crop[None])[0], abs=1e-4)
 
 
-def test_percentile_is_among_human_ratings():
-    r = human_ratings()
-    assert len(r) == 5500 and r[0] >= 1.0 and r[-1] <= 5.0
-    assert percentile(1.0) < 1 and percentile(5.0) > 99
-    assert percentile(float(np.median(r))) == pytest.approx(50, abs=1)
-
-
 @needs_dataset
 def test_scut_test_faces(scorer, scut_test_images, artifacts):
     """Dataset test photos (the model never trained on them): one face each, scores follow the human ratings."""
@@ -97,10 +103,18 @@ def test_scut_test_faces(scorer, scut_test_images, artifacts):
     mae = float(np.abs(pred - true).mean())
     pc = float(np.corrcoef(pred, true)[0, 1])
     (artifacts / "scut_sample_scores.json").write_text(json.dumps({"mae": mae, "pc": pc, "rows": rows}, indent=1))
-    print(f"\nSCUT test sample (n={len(rows)}, spread over the rating range): MAE {mae:.3f}, Pearson {pc:.3f}")
-    # loose sanity bounds for any usable model (the published state of the art is MAE ~0.21, PC ~0.91)
-    assert mae < 0.6, rows
-    assert pc > 0.6, rows
+    print(f"\nSCUT test sample (n={len(rows)}, spread over the rating range): MAE {mae:.4f}, Pearson {pc:.4f}")
+    # each photo's score as measured with the shipped model; flip TTA alone moves some by 0.065
+    assert {name: round(score, 3) for name, _, score in rows} == pytest.approx(SCUT_SAMPLE_SCORES, abs=0.005)
+    assert mae == pytest.approx(0.3090, abs=0.002) and pc == pytest.approx(0.9133, abs=0.002)
+
+
+# The 12 photos of scut_test_images (conftest.py) and their measured scores.
+SCUT_SAMPLE_SCORES = {
+    "AF1986.jpg": 1.050, "CM161.jpg": 2.965, "CM80.jpg": 2.356, "AM1815.jpg": 2.408, "AF605.jpg": 2.727,
+    "AM335.jpg": 2.718, "AM875.jpg": 2.812, "AF450.jpg": 2.758, "CF537.jpg": 3.135, "AM141.jpg": 3.618,
+    "AM68.jpg": 3.129, "AF1973.jpg": 3.918,
+}
 
 
 # ---------------------------------------------------------------- synthetic scenes

@@ -238,7 +238,7 @@ def build(include_dataset: bool = True) -> list[Case]:
         Case("corrupt_exif", "exif_junk.jpg", corrupt_exif_jpeg(a), F, reference="jpeg"),
         Case("big_16mp", "big.jpg", encode(Image.fromarray(a).resize((4000, 4000), Image.Resampling.BILINEAR),
                                            "JPEG", quality=80), F,
-             note="16 MP, decoded at 1/2 scale by libjpeg (draft)"),
+             note="16 MP, 4000 px: decoded in full (libjpeg scales by 1/2 only from 4096 px), then reduced"),
         # --- EXIF orientations: found in all 8, scored like upright
         *[Case(f"exif_orientation_{o}", f"exif{o}.jpg", with_orientation(a, o), F, reference="jpeg")
           for o in range(1, 9)],

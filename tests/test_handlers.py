@@ -1,0 +1,91 @@
+"""The web app's webcam handlers in-process, with the real Scorer and three photos that score differently.
+
+Shooting the same photo again and again ties every score, so a gallery sorted worst-first looks right;
+here each shot is a different face, taken in different orders.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from beauty.app import ServeConfig
+from beauty.app.handlers import Handlers
+from tests.support.paths import ROOT
+
+
+@pytest.fixture(scope="module")
+def faces(astronaut_rgb) -> dict[str, np.ndarray]:
+    """Three different photos: the astronaut in colour and in black and white, and Obama (examples/)."""
+    from beauty.image import load_image
+
+    gray = np.asarray(Image.fromarray(astronaut_rgb).convert("L").convert("RGB"))
+    return {"gray": gray, "astronaut": astronaut_rgb, "obama": load_image(ROOT / "examples" / "obama.jpg")}
+
+
+@pytest.fixture(scope="module")
+def scores(scorer, faces) -> dict[str, float]:
+    s = {name: scorer.score(rgb).main.score for name, rgb in faces.items()}
+    # measured 3.65, 3.26, 2.92: far enough apart that their two-decimal captions differ
+    assert min(abs(a - b) for a in s.values() for b in s.values() if a is not b) > 0.1, s
+    return s
+
+
+def caption_scores(gallery) -> list[str]:
+    return [re.search(r"score (\d\.\d\d)", caption).group(1) for _, caption in gallery]
+
+
+def shoot(handlers, rgb, state):
+    """/shot: (gallery, download button update, the line about this shot, state) of its outputs."""
+    out = handlers.take_shot(rgb, state)
+    download = next(o for o in out if isinstance(o, dict) and "label" in o)
+    return out[0], download, out[-2], out[-1]
+
+
+@pytest.mark.parametrize("order", [("obama", "astronaut", "gray"), ("gray", "obama", "astronaut"),
+                                   ("astronaut", "gray", "obama")])
+def test_gallery_is_best_first_in_any_shooting_order(scorer, faces, scores, order):
+    handlers = Handlers(scorer)
+    state = None
+    for name in order:
+        gallery, download, last, state = shoot(handlers, faces[name], state)
+    best = max(scores, key=scores.get)
+    assert caption_scores(gallery) == [f"{s:.2f}" for s in sorted(scores.values(), reverse=True)]
+    assert gallery[0][1].startswith("★ ") and not any(c.startswith("★") for _, c in gallery[1:])
+    assert [s["score"] for s in state["shots"]] == sorted(scores.values(), reverse=True)
+    np.testing.assert_array_equal(state["shots"][0]["crop"], gallery[0][0])
+    assert download["visible"] and download["label"].endswith(f"({scores[best]:.2f})")
+    rank = sorted(scores.values(), reverse=True).index(scores[order[-1]]) + 1
+    assert f"rank {rank} of 3." in last, last
+    handlers.reset_shots(state)
+
+
+def test_only_the_best_shots_are_kept(scorer, faces, scores):
+    handlers = Handlers(scorer, ServeConfig(max_shots=2))
+    state = None
+    for name in ("astronaut", "obama", "gray"):
+        gallery, download, last, state = shoot(handlers, faces[name], state)
+    assert caption_scores(gallery) == [f"{scores['gray']:.2f}", f"{scores['astronaut']:.2f}"]
+    gallery, download, last, state = shoot(handlers, faces["obama"], state)
+    assert "not among the 2 best, so not kept" in last
+    assert len(gallery) == 2 and len(state["shots"]) == 2
+    out = handlers.reset_shots(state)
+    assert out[0] == [] and out[-1]["shots"] == []
+    assert not next(o for o in out if isinstance(o, dict) and "visible" in o)["visible"]
+
+
+def test_live_keeps_its_best_frame(scorer, faces, scores):
+    """A better live frame enters the gallery, a worse one never pushes it out; a webcam shot stays beside it."""
+    handlers = Handlers(scorer)
+    state = None
+    *_, state = handlers.take_shot(faces["gray"], state)
+    for name in ("obama", "astronaut", "obama"):
+        *_, line, state = handlers.live_frame(faces[name], state)
+        assert f"now **{scores[name]:.2f}**" in line, line
+    live = [s["score"] for s in state["shots"] if s["source"] == "live"]
+    assert max(live) == pytest.approx(scores["astronaut"], abs=1e-6), live
+    assert [s["score"] for s in state["shots"]] == sorted((s["score"] for s in state["shots"]), reverse=True)
+    assert state["shots"][0]["source"] == "shot"  # gray (3.65) above every live frame
