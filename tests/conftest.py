@@ -8,13 +8,13 @@ spreads, the app's log) go to artifacts/ (gitignored).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.support import ci_guard
 from tests.support.paths import ARTIFACTS, dataset_root
 
 
@@ -89,7 +89,6 @@ def app_url(artifacts):
 
 SERVER_FIXTURES = {"app_url", "server", "app_client", "client"}
 DATASET_FIXTURES = {"scut_test_images"}
-SLOW = {"test_model_card_metrics_hold_on_test_split"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -104,8 +103,15 @@ def pytest_collection_modifyitems(config, items):
         skipif = [m for m in item.iter_markers("skipif") if "SCUT" in str(m.kwargs.get("reason", ""))]
         if fixtures & DATASET_FIXTURES or skipif:
             item.add_marker(pytest.mark.dataset)
-        if item.originalname in SLOW or item.get_closest_marker("server"):
+        if item.get_closest_marker("server"):  # more: @pytest.mark.slow in the test files
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_sessionstart(session):
+    """In CI with ../shared, a $SCUT_FBP5500_DIR that is not the dataset stops the run before any test."""
+    problem = ci_guard.setup_problem()
+    if problem:
+        raise pytest.UsageError(problem)
 
 
 _dataset_skips: list[str] = []
@@ -119,8 +125,7 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session, exitstatus):
     """In CI the dataset lies beside the checkout: a dataset test that skips there means a broken set-up,
     and the model-card numbers would silently stop being re-checked."""
-    if os.environ.get("CI") and (Path(__file__).resolve().parents[2] / "shared" / "SCUT-FBP5500_v2").is_dir() \
-            and _dataset_skips:
+    if ci_guard.dataset_expected() and _dataset_skips:
         print(f"\nERROR: {len(_dataset_skips)} dataset test(s) skipped although CI has the dataset "
               f"(is $SCUT_FBP5500_DIR right?): {_dataset_skips[:5]}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -198,8 +198,25 @@ def test_same_photo_uploaded_twice_is_not_deleted_under_a_waiting_request(server
     assert "event: complete" in out and "/ 5" in out, out[:500]
 
 
-def test_logs_contain_no_image_data(server):
+def test_logs_contain_no_image_data(server, photos):
+    """After uploads, webcam shots and a damaged photo sent by this test itself (so it holds in any order)."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    damaged = photos[0].parent / "damaged.jpg"
+    damaged.write_bytes(photos[0].read_bytes()[:4000])
+    c = app_server.client(server.url)
+    for p in photos[:3]:
+        c.predict(handle_file(str(p)), api_name="/score")
+        c.predict(handle_file(str(p)), api_name="/shot")
+    with pytest.raises(AppError, match="damaged"):
+        c.predict(handle_file(str(damaged)), api_name="/score")
+    c.close()
+    deadline = time.monotonic() + 10
+    while "undecodable image" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.2)
     log = server.log()
+    assert "undecodable image" in log, log[-2000:]  # the handlers' logging reaches this file
     assert "data:image" not in log
     assert not re.search(r"[A-Za-z0-9+/=]{200,}", log), "long base64 run in the log"
     for magic in ("/9j/", "iVBORw0KGgo", "\ufffd\ufffd\ufffd\ufffd", "JFIF", "\x89PNG", "Exif"):
