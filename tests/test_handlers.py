@@ -77,15 +77,19 @@ def test_only_the_best_shots_are_kept(scorer, faces, scores):
     assert not next(o for o in out if isinstance(o, dict) and "visible" in o)["visible"]
 
 
-def test_live_keeps_its_best_frame(scorer, faces, scores):
-    """A better live frame enters the gallery, a worse one never pushes it out; a webcam shot stays beside it."""
+def test_live_keeps_its_best_frames(scorer, faces, scores):
+    """Live mode keeps the LIVE_KEEP best frames it saw: a better frame pushes out the worst kept one, a
+    worse one is dropped; a webcam shot stays beside them, and the gallery stays best-first."""
+    from beauty.app import handlers as handlers_mod
+
+    keep = getattr(handlers_mod, "LIVE_KEEP", 1)
     handlers = Handlers(scorer)
-    state = None
-    *_, state = handlers.take_shot(faces["gray"], state)
-    for name in ("obama", "astronaut", "obama"):
+    *_, state = handlers.take_shot(faces["astronaut"], None)
+    sent = ["astronaut", "obama", "obama", "gray", "obama"]
+    for name in sent:
         *_, line, state = handlers.live_frame(faces[name], state)
         assert f"now **{scores[name]:.2f}**" in line, line
     live = [s["score"] for s in state["shots"] if s["source"] == "live"]
-    assert max(live) == pytest.approx(scores["astronaut"], abs=1e-6), live
+    assert live == pytest.approx(sorted((scores[n] for n in sent), reverse=True)[:keep], abs=1e-6), live
+    assert [s["source"] for s in state["shots"]].count("shot") == 1
     assert [s["score"] for s in state["shots"]] == sorted((s["score"] for s in state["shots"]), reverse=True)
-    assert state["shots"][0]["source"] == "shot"  # gray (3.65) above every live frame
