@@ -103,7 +103,16 @@ def test_live_streams_do_not_mix_between_sessions(scorer, photos):
 
 
 def _user_images(server, names=None) -> list[Path]:
-    found = server.image_files(everywhere=True)
+    """Images the server wrote, except the page's own example photos (kept in Gradio's cache on purpose)."""
+    examples = {f.read_bytes() for f in (ROOT / "examples").glob("*") if f.suffix.lower() in (".jpg", ".png")}
+
+    def example(p: Path) -> bool:
+        try:
+            return p.read_bytes() in examples
+        except OSError:  # deleted since it was listed
+            return True
+
+    found = [p for p in server.image_files(everywhere=True) if not example(p)]
     return [p for p in found if names is None or p.name in names]
 
 
