@@ -27,6 +27,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".ti
 # "module:function" adders, in the order they appear in --help.
 SUBCOMMANDS: list[str] = [
     "beauty.cli:add_score_parser",
+    "beauty.cli:add_explain_parser",
     "beauty.app.serving:add_parser",
     "beauty.ops.bench:add_parser",
     "beauty.ops.deploy:add_parser",
@@ -138,3 +139,66 @@ def run_score(args) -> int:
         }
         print(json.dumps(doc, indent=2))
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------- explain
+
+
+def add_explain_parser(sub) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="why this score: a heatmap over the scored face, and photo tips",
+        description="Score one photo, write a heatmap of which parts of the scored crop raised (red) or lowered "
+        "(blue) the score, measured by greying out each part in turn, and list the changes of the photo "
+        "(light, size, sharpness, tilt) that raised scores of similar dataset photos most. Exit 1 when the "
+        "photo cannot be read or has no whole face.",
+    )
+    p.add_argument("photo", metavar="PHOTO", help="an image file")
+    p.add_argument("--out", metavar="PNG", help="write the heatmap here (the crop under the map)")
+    p.add_argument("--face", type=int, default=1, metavar="N", help="explain face N (1 = largest; default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON document (map values, photo, tips)")
+    p.add_argument("--model", metavar="NPZ", help="model weights (default: $BEAUTY_MODEL or the bundled model)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show the native TensorFlow/MediaPipe logs")
+    p.set_defaults(func=run_explain)
+
+
+def run_explain(args) -> int:
+    from .errors import BeautyError
+    from .explain import explain
+    from .pipeline import load_scorer
+    from .runtime import quiet_native_stderr
+
+    try:
+        scorer = load_scorer(args.model, quiet=not args.verbose)
+    except BeautyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    try:
+        try:
+            ex = explain(scorer, Path(args.photo), args.face)
+        except BeautyError as e:
+            print(f"{args.photo}: {e}", file=sys.stderr)
+            return 1
+        if args.out:
+            from PIL import Image
+
+            Image.fromarray(ex.heatmap.overlay()).save(args.out)
+        if args.json:
+            print(json.dumps({"file": args.photo, "heatmap_png": args.out, **ex.to_dict()}, indent=2))
+        else:
+            print(f"{args.photo}\tface {ex.index}/{ex.n_faces}\tscore {ex.score:.2f}")
+            if args.out:
+                print(f"heatmap: {args.out} (red raised the score, blue lowered it; strongest "
+                      f"{ex.heatmap.cells.max():+.2f} / {ex.heatmap.cells.min():+.2f})")
+            for i, t in enumerate(ex.tips, 1):
+                print(f"tip {i}: {t.text.replace('**', '')}")
+            if not ex.tips:
+                print("tips: none - no change of the photo had a reliable measured gain for photos like this one")
+            for t in ex.caveats:
+                print(f"flatters the score: {t.text.replace('**', '')}")
+            if ex.note:
+                print(f"note: {ex.note}")
+    finally:
+        with quiet_native_stderr(not args.verbose):
+            scorer.detector.close()
+    return 0

@@ -7,6 +7,7 @@ Measures, in one run:
   * per-stage latency for one photo (decode, detect, align+crop, model, percentile,
     and the whole `Scorer.score`), p50/p95 over --runs runs after warm-up;
   * the live-webcam handler's per-frame cost (`Scorer.score` on a 640×480 frame);
+  * "Why this score?" (`beauty.explain.explain`: the occlusion map of one face and its photo tips);
   * the CLI in bulk: `python -m beauty score` on 61 SCUT-FBP5500 photos against
     1 photo, so the difference / 60 is the cost per photo without the start-up;
   * Scorer load time, and app cold start (`python app.py` until the first
@@ -44,6 +45,7 @@ TARGETS = {  # on a 2-core CPU; ratios are p50 / ResNet50-350 batch-1 p50 in the
     "webcam_fps": 30.0,  # live webcam frames scored per second
     "cold_start_s": 5.0,  # python app.py until the first answered /score
     "peak_rss_gb": 1.5,
+    "explain_s": 2.0,  # "Why this score?": the map of one face and its photo tips, seconds
 }
 BULK_PHOTOS = 61
 
@@ -157,6 +159,14 @@ def stages(scorer, photo: bytes, runs: int, reference=None) -> dict:
     out = {k: _stats(v) for k, v in ts.items()}
     out["faces"] = len(dets)
     return out
+
+
+def explain_timing(scorer, photo: bytes, reference, runs: int = 5) -> dict:
+    """`beauty.explain.explain` on the photo (score, the map of face 1: 37 crops in one batch, photo tips),
+    interleaved with the reference."""
+    from ..explain import explain
+
+    return interleaved({"explain": lambda: explain(scorer, photo), "reference": reference}, runs, warmup=1)
 
 
 def cold_start(photo: bytes, timeout: float = 120.0) -> dict:
@@ -314,6 +324,9 @@ def run(runs: int = 50, photo_path: str | None = None, cold_starts: int = 1, bul
     res["webcam"] = interleaved({"frame": lambda: scorer.score(frame), "reference": ref}, runs)
     res["webcam"]["fps"] = 1e3 / res["webcam"]["frame"]["p50_ms"]
 
+    log("explain (why this score) …")
+    res["explain"] = explain_timing(scorer, photo, ref, max(3, runs // 10))
+
     photos = bulk_photos() if bulk else []
     if photos:
         log(f"CLI bulk: python -m beauty score on {len(photos)} photos vs 1 …")
@@ -336,6 +349,8 @@ def verdict(res: dict) -> dict:
     if "bulk" in res:
         v["cli_bulk_per_photo_vs_resnet50"] = res["bulk"]["per_photo_ms"] / res["bulk"]["reference"]["p50_ms"]
     v["webcam_fps"] = res["webcam"]["fps"]
+    if "explain" in res:
+        v["explain_s"] = res["explain"]["explain"]["p50_ms"] / 1e3
     if "app" in res:
         v["cold_start_s"] = res["app"]["cold_start_s"]
         v["peak_rss_gb"] = res["app"]["app_peak_rss_gb"]
@@ -376,6 +391,10 @@ def report(res: dict) -> str:
     w = res["webcam"]
     lines += ["", f"webcam frame 640×480 (Scorer.score): p50 {w['frame']['p50_ms']:.1f} ms = {w['fps']:.1f} frames/s "
               f"(ResNet50 in the same loop {w['reference']['p50_ms']:.1f} ms)"]
+    if "explain" in res:
+        e = res["explain"]
+        lines.append(f"explain (map of one face + photo tips): p50 {e['explain']['p50_ms'] / 1e3:.2f} s, p95 "
+                     f"{e['explain']['p95_ms'] / 1e3:.2f} s (ResNet50 in the same loop {e['reference']['p50_ms']:.1f} ms)")
     if "bulk" in res:
         b = res["bulk"]
         lines.append(f"CLI bulk: python -m beauty score on {b['photos']} photos "
