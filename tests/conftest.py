@@ -96,9 +96,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         module = item.module.__name__.rsplit(".", 1)[-1]
-        if module == "test_app_browser":
+        if module in ("test_app_browser", "test_explain_browser"):
             item.add_marker(pytest.mark.browser)
-        if fixtures & SERVER_FIXTURES or module in ("test_app_browser", "test_api"):
+        if fixtures & SERVER_FIXTURES or module in ("test_app_browser", "test_explain_browser", "test_api"):
             item.add_marker(pytest.mark.server)
         skipif = [m for m in item.iter_markers("skipif") if "SCUT" in str(m.kwargs.get("reason", ""))]
         if fixtures & DATASET_FIXTURES or skipif:

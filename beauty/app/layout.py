@@ -24,6 +24,7 @@ import gradio as gr
 from ..pipeline import load_scorer
 from ..runtime import model_info
 from . import shots, text, view
+from . import why
 from .handlers import Handlers
 from .serving import ServeConfig
 
@@ -296,6 +297,7 @@ def build_demo(config: ServeConfig | None = None, scorer=None) -> gr.Blocks:
                                                       variant="primary", elem_id="share")
                             about_link = gr.Button("About this score", size="sm", variant="secondary",
                                                    elem_id="about-link")
+                        why_block = why.add_photo_block(h, photo, config.state_ttl)  # map and photo lines
                         with gr.Accordion("Advanced: all numbers, API, model", open=False,
                                           elem_id="advanced"):
                             table = gr.Dataframe(headers=text.TABLE_HEADERS, interactive=False,
@@ -306,7 +308,8 @@ def build_demo(config: ServeConfig | None = None, scorer=None) -> gr.Blocks:
                                         elem_id="technical")
                 outputs = [photo, result, share, table, details]
                 with examples:
-                    _examples(photo, outputs, h)
+                    picker = _examples(photo, outputs, h)
+                why.follow_examples(why_block, picker)
 
                 # the page: old results go at once, the new ones (or one lasting message) replace them
                 photo.upload(h.busy_outputs, None, outputs[1:], api_visibility="private",
@@ -332,6 +335,9 @@ def build_demo(config: ServeConfig | None = None, scorer=None) -> gr.Blocks:
                                 gr.Markdown(f"Press record to start; live mode stops by itself after "
                                             f"{config.live_time_limit} s.")
                         last = gr.Markdown("", elem_id="last-shot")
+                        shot_diff = gr.Markdown("", elem_id="shot-diff")  # how the best shot's photo differed from the latest
+                        last.change(lambda state: why.shot_difference(scorer, state), session, shot_diff,
+                                    api_visibility="private", show_progress="hidden")
                     with gr.Column(scale=5, min_width=300):
                         best = gr.HTML(view.no_shots(), elem_id="best-headline", js_on_load=None)
                         with gr.Row():
@@ -353,6 +359,7 @@ def build_demo(config: ServeConfig | None = None, scorer=None) -> gr.Blocks:
 
             with gr.Tab("About", id="about"):
                 gr.Markdown(text.about(info, config), elem_id="about")
+                gr.Markdown(why.about(), elem_id="about-why")
 
         about_link.click(lambda: gr.Tabs(selected="about"), None, tabs, api_visibility="private",
                          show_progress="hidden")
