@@ -7,13 +7,15 @@
   score(crop) − score(crop with that square greyed), in score points: positive where the
   region raised the score, negative where it lowered it. Nothing is estimated from
   gradients or a surrogate; it is what the model does when that part of the photo is gone.
-* **Photo tips** (`describe`, `tips`): descriptors of the *photo* (light on the face,
+* **Photo lines** (`describe`, `findings`): descriptors of the *photo* (light on the face,
   light from one side, face size in pixels, sharpness, head tilt; head turn and nod as
   keypoint proxies) are compared with `photo_effects.json`, measured by
   `tools/measure_photo_effects.py`: how the score moved when SCUT-FBP5500 test photos were
-  darkened, brightened, side-lit, tilted, shrunk or blurred synthetically. A tip says
-  which change of the photo gained how much on average for photos like this one. Tips
-  never concern the face itself.
+  darkened, brightened, side-lit, tilted, shrunk or blurred synthetically. A *tip* says which
+  change of the photo raised the scores of photos like this one, by how much; a *caveat* says
+  that a condition of this photo raised them (the score is flattered, a flaw of the model).
+  Only kinds of line that passed the tool's calibration are shown. Lines never concern the
+  face itself.
 * **Between shots** (`compare`): one line on what differed between two webcam shots.
 
 Pure numpy and OpenCV plus the scorer: no TensorFlow import of its own, so it runs on
