@@ -77,6 +77,19 @@ def test_dataset_photos_map_onto_themselves(detector):
     assert abs(scale - 1) < 0.06, scale
 
 
+def test_two_big_faces_are_listed_largest_first(detector):
+    """Faces over a quarter of the picture wide are found in one pass (no window search, unlike the group
+    and scene tests): the larger one (right) is still listed first, the smaller (left) second."""
+    head = skdata.astronaut()[40:240, 130:310]
+    scene = np.full((480, 600, 3), 110, np.uint8)
+    scene[20:375, 270:590] = cv2.resize(head, (320, 355), interpolation=cv2.INTER_AREA)
+    scene[282:460, 10:170] = cv2.resize(head, (160, 178), interpolation=cv2.INTER_AREA)
+    assert len(detector._detect(scene)) == 2  # measured widths 0.30 and 0.14 of the picture
+    first, second = detector.detect(scene)
+    assert first.box[0] > 270 and second.box[2] < 170, (first.box, second.box)
+    assert first.area > 2 * second.area
+
+
 def test_distant_face_is_found_by_tile_search(detector):
     """A face ~1/8 of the picture wide is below the short-range model's reach on the full frame."""
     scene = np.full((1200, 1600, 3), 120, np.uint8)
