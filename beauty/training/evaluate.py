@@ -26,14 +26,20 @@ from .metrics import by_group, format_table, regression_metrics
 
 def evaluate(model_path, root: Path, protocol: str, crops: str = "face", flip_tta: bool = True,
              cache_dir: str | None = "auto", whole_dataset: bool = True, verify: int = 0,
-             features: bool = False) -> dict:
+             features: bool = False, runtime: str = "keras") -> dict:
     """Metrics of one model on one protocol's test images; also returns predictions (and, with
     `features`, the pooled features the calibrated range is computed from).
 
     With a cache, `whole_dataset` shares the all-5,500-images crop cache that training builds;
     otherwise only the test images are cropped and cached. `verify`: see `data.face_crops`.
+    `runtime`: "keras" (`beauty.model.predict`), or "app": what the app's Scorer runs the network
+    with (`beauty.runtime.choose_runtime`: LiteRT on a CPU when it is installed and exported).
     """
     from ..model import load_model, predict
+    from ..runtime import choose_runtime
+
+    if runtime == "app":
+        runtime, _ = choose_runtime(model_path)
 
     _, test = data.load_split(root, protocol)
     names = [n for n, _ in test]
@@ -42,12 +48,18 @@ def evaluate(model_path, root: Path, protocol: str, crops: str = "face", flip_tt
     index = {n: i for i, n in enumerate(names)}
     x = data.face_crops(root, names, cache_dir, raw=crops == "raw", verify=verify)[[index[n] for n, _ in test]]
     y = np.array([s for _, s in test])
-    pred, feats = predict(load_model(model_path), x, flip_tta=flip_tta, batch_size=64, features=True)
+    if runtime == "lite":
+        from ..lite import load_lite
+
+        pred, feats = load_lite(model_path).predict(x, flip_tta=flip_tta, batch_size=64, features=True)
+    else:
+        pred, feats = predict(load_model(model_path), x, flip_tta=flip_tta, batch_size=64, features=True)
     out = {
         "overall": regression_metrics(pred, y),
         "groups": by_group(pred, y, [data.group_of(n) for n, _ in test]),
         "pred": pred,
         "true": y,
+        "runtime": runtime,
     }
     if features:
         out["features"] = feats
