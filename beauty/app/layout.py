@@ -88,8 +88,9 @@ CSS = """
 .bs-notrated {font-size: 1.6rem; font-weight: 700; opacity: 0.8;}
 .bs-gauge {flex: none; color: var(--body-text-color);}
 .bs-hist {margin-top: 0.4em; max-width: 460px; color: var(--body-text-color);}
-.bs-badge {color: white; font-weight: 700; border-radius: 6px; padding: 0 0.35em; font-size: 1rem;
-  align-self: center;}
+.bs-crop-wrap {position: relative; flex: none; line-height: 0;}
+.bs-badge {color: white; font-weight: 700; border-radius: 6px; padding: 0.1em 0.35em; font-size: 0.9rem;
+  line-height: 1.2; position: absolute; top: 4px; left: 4px;}
 .bs-faces-title {margin: 0 0 0.3em 0; font-size: 0.9rem; opacity: 0.85;}
 .bs-picker {display: flex; flex-wrap: wrap; gap: 0.35em; margin-bottom: 0.6em;}
 .bs-pick {border: 2px solid var(--face); border-radius: 999px; padding: 0.15em 0.7em; font-size: 0.95rem;
@@ -104,6 +105,14 @@ CSS = """
   .bs-gauge svg {width: 84px; height: 51px;}
 }
 #result-actions {gap: 0.5em; flex-wrap: wrap;}
+/* the Advanced table scrolls inside its box; it never widens the page */
+#advanced {max-width: calc(100vw - 40px);}
+#faces-table {max-width: calc(100vw - 72px); overflow-x: auto !important;}
+#faces-table table {width: 100% !important; min-width: 0 !important; table-layout: fixed;}
+#faces-table th, #faces-table td {min-width: 0 !important; width: auto !important; white-space: normal !important;
+  overflow-wrap: anywhere; font-size: 0.85rem;}
+#faces-table .table-container, #faces-table .table-wrap {max-width: 100%; overflow-x: auto;}
+#technical pre, #technical code {white-space: pre-wrap; overflow-wrap: anywhere; max-width: 100%;}
 #result-actions > * {flex: 1 1 auto; min-width: 150px;}
 
 /* the webcam */
@@ -199,8 +208,10 @@ API_HELP = """
 ```python
 from gradio_client import Client, handle_file
 client = Client("<this page's address>")
-boxed, result_html, card, table, details = client.predict(handle_file("photo.jpg"), api_name="/score")
-print(details["faces"])   # score, likely range, percentile, box, detector confidence, warnings per face
+boxed, result_html, card, table, details = client.predict(
+    handle_file("photo.jpg"), api_name="/score")
+print(details["faces"])  # score, likely range, percentile, box,
+                         # detector confidence, warnings per face
 ```
 
 `/shot` adds a photo to this session's webcam shots, `/reset` forgets them, `/stream` is live mode.
@@ -290,7 +301,7 @@ def build_demo(config: ServeConfig | None = None, scorer=None) -> gr.Blocks:
                                          type="filepath", image_mode=None, format="jpeg", elem_id="photo",
                                          buttons=["fullscreen"])
                         examples = gr.Column(elem_id="examples-col")
-                    with gr.Column(scale=5, min_width=300):
+                    with gr.Column(scale=5, min_width=300, elem_id="result-col"):
                         result = gr.HTML(view.empty(), elem_id="result", js_on_load=RESULT_JS)
                         with gr.Row(elem_id="result-actions"):
                             share = gr.DownloadButton("Download result card", visible=False, size="sm",

@@ -36,7 +36,10 @@ def message(sentence: str, title: str = "Could not score this photo") -> str:
 def _face_card(fs, n_faces: int, others: list[float], hidden: bool) -> str:
     color = plots.box_color(fs.index)
     badge = (f'<span class="bs-badge" style="background:{color}">#{fs.index}</span>' if n_faces > 1 else "")
-    crop = _img(plots.thumbnail_jpeg(fs.crop), f"face {fs.index}, as scored", "bs-crop")
+    # the face's number sits on its crop, in its box's colour, so the score line keeps its width
+    crop = (f'<div class="bs-crop-wrap">{_img(plots.thumbnail_jpeg(fs.crop), f"face {fs.index}, as scored", "bs-crop")}'
+            f"{badge}</div>")
+    badge = ""
     reason = text.not_rated(fs)
     if reason:
         body = (f'<div class="bs-score-line">{badge}<span class="bs-notrated">not rated</span></div>'
@@ -55,10 +58,17 @@ def _face_card(fs, n_faces: int, others: list[float], hidden: bool) -> str:
         + f"</div>"
         f'<div class="bs-gauge">{plots.gauge(fs.percentile)}</div></div>'
         f'<p class="bs-pct">{_pct_sentence(fs.percentile)}</p>'
-        f"{notes}"
+        + (f'<p class="bs-note">{escape(sure)}</p>' if (sure := _how_sure(fs)) else "")
+        + f"{notes}"
         f'<div class="bs-hist">{plots.histogram(fs.score, others, *(r or (None, None)))}</div>'
         "</div>"
     )
+
+
+def _how_sure(fs) -> str:
+    """What the likely range means for this face (text.how_sure, with the calibrated ranges)."""
+    how = getattr(text, "how_sure", None)
+    return how(fs) if how else ""
 
 
 def _pct_sentence(p: float) -> str:
