@@ -124,8 +124,9 @@ def run_score(args) -> int:
             if not args.json:
                 for fs in result.faces:
                     likely = f"\tlikely {fs.low:.2f}-{fs.high:.2f}" if fs.low is not None else ""
+                    note = "".join(f"\t{w}" for w in fs.warnings)  # e.g. the face is partly outside the photo
                     print(f"{f}\tface {fs.index}/{len(result.faces)}\tscore {fs.score:.2f}{likely}"
-                          f"\tpercentile {fs.percentile:.1f}", flush=True)
+                          f"\tpercentile {fs.percentile:.1f}{note}", flush=True)
     finally:
         with quiet_native_stderr(not args.verbose):
             scorer.detector.close()  # explicit close: MediaPipe's __del__ at exit prints a traceback otherwise

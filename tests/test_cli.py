@@ -110,3 +110,18 @@ def test_model_that_cannot_be_loaded_exits_3_with_a_sentence(kind, astronaut_pat
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: ") and last.endswith("."), err[-1000:]
     assert model.name in last and "Traceback" not in err
+
+
+def test_cut_off_face_is_scored_with_a_warning(tmp_path):
+    """A face partly outside the photo: scored, with the warning as the line's last field and in --json."""
+    from PIL import Image
+
+    img = Image.open(ROOT / "examples" / "obama.jpg")
+    path = tmp_path / "cut.jpg"
+    img.crop((int(img.width * 0.45), 0, img.width, img.height)).save(path, quality=92)
+    r = run("score", path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip("\n").endswith("\tpartly outside the photo — score less reliable"), r.stdout
+    doc = json.loads(run("score", "--json", path).stdout)
+    (face,) = doc["results"][0]["faces"]
+    assert face["warnings"] == ["partly outside the photo — score less reliable"] and 0 < face["outside"] <= 0.2
