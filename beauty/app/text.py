@@ -82,8 +82,23 @@ def headline(fs, n_faces: int) -> str:
     if n_faces > 1:
         more = f"\n\nFace **#1** (the largest) of {n_faces}; every face is in the table below."
     rng = range_text(fs)
+    sure = how_sure(fs)
     return (f"## {fs.score:.2f} <small>/ 5{' · ' + rng if rng else ''}</small>\n\n"
-            f"{percentile_sentence(fs.percentile)}{more}")
+            f"{percentile_sentence(fs.percentile)}{' ' + sure if sure else ''}{more}")
+
+
+def how_sure(fs) -> str:
+    """One sentence on what the likely range means, and whether this one is wider than usual."""
+    r = score_range(fs)
+    if r is None:
+        return ""
+    from ..interval import typical_width
+
+    typical = typical_width()
+    if typical and r[1] - r[0] > 1.25 * typical:
+        return ("The range is wider than usual: this face or photo is unlike the dataset's, "
+                "so the model is less sure.")
+    return "On held-out dataset photos, the raters' average fell inside such a range 8 times in 10."
 
 
 def faces_table(faces) -> list[list]:
