@@ -23,7 +23,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 ANGLES = [0, 20, 30, 40, 45, -45]
 
 
