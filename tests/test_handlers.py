@@ -93,3 +93,22 @@ def test_live_keeps_its_best_frames(scorer, faces, scores):
     assert live == pytest.approx(sorted((scores[n] for n in sent), reverse=True)[:keep], abs=1e-6), live
     assert [s["source"] for s in state["shots"]].count("shot") == 1
     assert [s["score"] for s in state["shots"]] == sorted((s["score"] for s in state["shots"]), reverse=True)
+
+
+def test_a_payload_naming_a_server_file_is_refused(tmp_path, monkeypatch):
+    """/score and /shot take a file path from the request: only a regular file inside Gradio's upload folder
+    is read (outside an event there is no upload list, so the folder is the whole check)."""
+    from beauty.app.handlers import source
+    from beauty.errors import ImageError
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    upload = tmp_path / "gradio" / "0123abcd" / "face.jpg"
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"x")
+    (tmp_path / "elsewhere.jpg").write_bytes(b"x")
+    assert source({"path": str(upload)}) == str(upload.resolve())
+    for path in ("/etc/passwd", str(tmp_path / "elsewhere.jpg"), str(tmp_path / "gradio" / ".." / "elsewhere.jpg"),
+                 str(upload.parent)):
+        for payload in ({"path": path}, path):
+            with pytest.raises(ImageError):
+                source(payload)
