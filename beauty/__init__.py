@@ -16,12 +16,12 @@ Layers, with imports pointing one way (app, training, ops -> core):
 * `beauty.ops`: benchmarks and deployment.
 """
 
-from .errors import (BeautyError, DamagedImageError, FaceCutError, ImageError, ImageTooLargeError,
+from .errors import (BeautyError, ChildFaceError, DamagedImageError, FaceCutError, ImageError, ImageTooLargeError,
                      ImageTooSmallError, ModelNotFoundError, NoFaceError, NotHumanError, UnsupportedFormatError)
 
 __version__ = "0.2.0"
 
-__all__ = ["load_scorer", "Scorer", "Result", "FaceScore", "BeautyError", "ImageError", "UnsupportedFormatError",
+__all__ = ["load_scorer", "Scorer", "Result", "FaceScore", "BeautyError", "ChildFaceError", "ImageError", "UnsupportedFormatError",
            "DamagedImageError", "ImageTooLargeError", "ImageTooSmallError", "NoFaceError", "NotHumanError", "FaceCutError",
            "ModelNotFoundError", "__version__"]
 

@@ -123,6 +123,9 @@ def run_score(args) -> int:
             results.append({"file": str(f), **result.to_dict()})
             if not args.json:
                 for fs in result.faces:
+                    if fs.refused:  # looks under 18 (beauty.age): no score is printed
+                        print(f"{f}\tface {fs.index}/{len(result.faces)}\tnot rated\t{fs.refused}", flush=True)
+                        continue
                     likely = f"\tlikely {fs.low:.2f}-{fs.high:.2f}" if fs.low is not None else ""
                     note = "".join(f"\t{w}" for w in fs.warnings)  # e.g. the face is partly outside the photo
                     print(f"{f}\tface {fs.index}/{len(result.faces)}\tscore {fs.score:.2f}{likely}"

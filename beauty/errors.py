@@ -43,5 +43,9 @@ class FaceCutError(NoFaceError):
     """Faces were found, but every one is largely cut off by the photo's border."""
 
 
+class ChildFaceError(BeautyError):
+    """Every face found looks under 18 (beauty.age): the app rates adults only."""
+
+
 class ModelNotFoundError(BeautyError):
     """No model weights locally and none to fetch."""

@@ -29,13 +29,19 @@ class FaceScore:
     warnings: list[str] = field(default_factory=list)  # what makes this score less reliable, one phrase each
     low: float | None = None  # calibrated 80 % range for the raters' mean (beauty.interval);
     high: float | None = None  # None when the weights have no calibration
+    adult: bool = True  # False: the face looks under 18 (beauty.age) and is not rated
+    refused: str | None = None  # why the face was not rated (score and percentile are then NaN), or None
 
     def to_dict(self) -> dict:
         """The per-face JSON of the CLI, the web API and the tests (rounded for reading, not for maths)."""
+        if self.refused:  # nothing about the face's looks is given out
+            return {"face": self.index, "score": None, "percentile": None, "box": [round(v, 1) for v in self.box],
+                    "confidence": round(self.confidence, 3), "outside": round(self.outside, 3), "warnings": [],
+                    "low": None, "high": None, "adult": False, "refused": self.refused}
         return {"face": self.index, "score": round(self.score, 4), "percentile": round(self.percentile, 2),
                 "box": [round(v, 1) for v in self.box], "confidence": round(self.confidence, 3),
                 "outside": round(self.outside, 3), "warnings": list(self.warnings),
-                "low": _round(self.low), "high": _round(self.high)}
+                "low": _round(self.low), "high": _round(self.high), "adult": self.adult, "refused": None}
 
 
 @dataclass
@@ -45,8 +51,8 @@ class Result:
 
     @property
     def main(self) -> FaceScore:
-        """The largest face: the headline result."""
-        return self.faces[0]
+        """The largest rated face (faces that look under 18 are not rated): the headline result."""
+        return next((fs for fs in self.faces if not fs.refused), self.faces[0])
 
     def to_dict(self) -> dict:
         return {"faces": [fs.to_dict() for fs in self.faces]}
@@ -55,7 +61,8 @@ class Result:
 class Scorer:
     """Loads the detector and the model once; `score()` is safe to call from several threads."""
 
-    def __init__(self, model_path: str | Path | None = None, flip_tta: bool = True, max_faces: int = 8):
+    def __init__(self, model_path: str | Path | None = None, flip_tta: bool = True, max_faces: int = 8,
+                 age_gate: bool = True):
         from .runtime import choose_runtime, resolve_model_path
 
         self.model_path = resolve_model_path(model_path)
@@ -77,6 +84,13 @@ class Scorer:
         from .interval import for_model
 
         self.interval = for_model(self.model_path)  # None: these weights have no calibrated range
+        from . import age
+
+        # refuses faces that look under 18 (beauty.age); age_gate=False only to measure the model's own scores
+        self.age_gate = age.for_model(self.model_path) if age_gate else None
+        if age_gate and self.age_gate is None:
+            log.warning("no age gate fitted on %s: faces are scored without the under-18 check",
+                        self.model_path.name)
         log.info("model %s on %s (%s runtime: %s)", self.model_path.name, self.device, self.runtime, why)
 
     def _load_lite(self):
@@ -121,6 +135,12 @@ class Scorer:
         lo, hi = self.interval.ranges(scores, features)
         return list(zip(lo.tolist(), hi.tolist()))
 
+    def adults(self, features: np.ndarray | None, n: int) -> np.ndarray:
+        """Per face, whether it may be rated: the age gate on the same model call's pooled features."""
+        if self.age_gate is None or features is None or not n:
+            return np.ones(n, bool)
+        return self.age_gate.is_adult(features)
+
     def score(self, src) -> Result:
         """Score every face in an image (path, bytes, PIL, array). Raises BeautyError subclasses."""
         (_, result), = self.score_many([src])
@@ -154,6 +174,7 @@ class Scorer:
         crops = [c for _, _, found in pending if found for _, c in found]
         scores, features = self.score_crops(np.stack(crops), features=True) if crops else ([], None)
         ranges = iter(self.ranges(scores, features))
+        adult = iter(self.adults(features, len(scores)))
         scores = iter(scores)
         for src, rgb, found in pending:
             if found is None:
@@ -162,6 +183,14 @@ class Scorer:
                 faces = _faces(found, [next(scores) for _ in found])
                 for fs in faces:
                     fs.low, fs.high = next(ranges)
+                    fs.adult = bool(next(adult))
+                    if not fs.adult:
+                        _refuse(fs)
+                if all(fs.refused for fs in faces):
+                    from .age import refusal
+
+                    yield src, refusal()  # every face looks under 18
+                    continue
                 yield src, Result(rgb, faces)
 
 
@@ -173,11 +202,22 @@ def _faces(found, scores) -> list[FaceScore]:
     ]
 
 
+def _refuse(fs: FaceScore) -> None:
+    """A face that looks under 18: keep where it is (box, confidence), drop everything about its looks."""
+    from .age import NOT_RATED
+
+    fs.refused = NOT_RATED
+    fs.score = fs.percentile = float("nan")
+    fs.low = fs.high = None
+    fs.warnings = []
+
+
 def _round(v: float | None, digits: int = 4) -> float | None:
     return None if v is None else round(v, digits)
 
 
-def load_scorer(model=None, max_faces: int = 8, flip_tta: bool = True, quiet: bool = True) -> Scorer:
+def load_scorer(model=None, max_faces: int = 8, flip_tta: bool = True, quiet: bool = True,
+                age_gate: bool = True) -> Scorer:
     """A ready Scorer: model and detector loaded and warmed up, so the first real call is fast.
 
     `quiet` silences the native (TensorFlow, MediaPipe) logging written straight to stderr while loading.
@@ -186,7 +226,7 @@ def load_scorer(model=None, max_faces: int = 8, flip_tta: bool = True, quiet: bo
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with quiet_native_stderr(quiet):
-        scorer = Scorer(model, flip_tta=flip_tta, max_faces=max_faces)
+        scorer = Scorer(model, flip_tta=flip_tta, max_faces=max_faces, age_gate=age_gate)
         scorer.detector.detect(np.zeros((64, 64, 3), np.uint8))
         scorer.score_crops(np.zeros((1, face_mod.CROP_SIZE, face_mod.CROP_SIZE, 3), np.uint8))
     return scorer

@@ -94,10 +94,14 @@ def test_batch_matches_single(scorer, astronaut_rgb):
 def test_scut_test_faces(scorer, scut_test_images, artifacts):
     """Dataset test photos (the model never trained on them): one face each, scores follow the human ratings."""
     rows = []
-    for path, human in scut_test_images:
-        result = scorer.score(path)
-        assert len(result.faces) >= 1, path.name
-        rows.append((path.name, human, result.main.score))
+    gate, scorer.age_gate = scorer.age_gate, None  # the model's own scores: the age gate refuses AM141.jpg
+    try:
+        for path, human in scut_test_images:
+            result = scorer.score(path)
+            assert len(result.faces) >= 1, path.name
+            rows.append((path.name, human, result.main.score))
+    finally:
+        scorer.age_gate = gate
     pred = np.array([r[2] for r in rows])
     true = np.array([r[1] for r in rows])
     mae = float(np.abs(pred - true).mean())

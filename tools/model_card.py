@@ -121,6 +121,62 @@ def range_and_robustness(external: dict | None, nuisance: dict | None) -> list[s
     return lines
 
 
+def age_gate_section(path=None) -> list[str]:
+    """The age gate's policy and measured error rates, from weights/age_gate.json (beauty.training.age_gate)."""
+    path = Path(path or DEFAULT_MODEL.parent / "age_gate.json")
+    if not path.is_file():
+        return []
+    g = json.loads(path.read_text())
+    app = g.get("measured_app_pipeline") or {}
+    hold = app.get("age_dev_holdout") or g["measured"]["age_dev_holdout"]
+    cv = g["measured"]["age_dev_cv_dev_part"]
+    target = {"0-12": ("refused", 0.97), "13-17": ("refused", 0.60), "18-30": ("scored", 0.90), "31+": ("scored", 0.97)}
+    pct = lambda x: f"{100 * x:.1f} %"
+    out = [
+        "## Age gate: adults only",
+        "- Policy: a face that looks under 18 is not rated. A photo whose every face looks under 18 gets one sentence,",
+        "  \"This app only rates adults; this face looks younger than 18, so it was not scored.\" (the page, the API, and the",
+        "  CLI, exit 1 for that file); in a group photo such faces are listed as *not rated* and the adults are scored.",
+        f"- How: logistic regression on the 1,280 pooled features the scoring model's head reads (same model call, no",
+        f"  extra network): refused when P(under 18) >= {g['threshold']:.3f}. `weights/age_gate.npz` + `.json`, fitted and",
+        "  calibrated by `python -m beauty.training.age_gate` on age-dev (3,200 UTKFace and All-Age-Faces chips with",
+        "  ages; no identity labels, so near-duplicate chips are kept together; 25 % held out, untouched until these numbers).",
+        "- Threshold: the most refusing one that keeps adults 18–30 scored >= 92 % and 31+ >= 98 % (cross-validation),",
+        "  SCUT-FBP5500 train photos refused <= 1.5 % and MEBeauty-dev train faces (children in it removed by eye) <= 2.5 %.",
+        "- **The child-side targets are not met**: features of a network trained on attractiveness (and ImageNet",
+        "  MobileNetV2 features, measured too) separate children from adults only so well, and a threshold that refused",
+        "  96 % of children refused 45 % of adults aged 18–30 in cross-validation. Do not rely on the gate alone.",
+        "",
+        "| held-out age-dev chips (app pipeline) | n | measured | target | UTKFace | All-Age-Faces | CV (dev part) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for band, (what, goal) in target.items():
+        h, c = hold[band], cv[band]
+        f = (lambda x: x) if what == "refused" else (lambda x: 1 - x)
+        out.append(f"| {band}: {what} | {h['n']} | {pct(f(h['refused']))} | >= {pct(goal)} | {pct(f(h['refused_utk']))} "
+                   f"| {pct(f(h['refused_aaf']))} | {pct(f(c['refused']))} |")
+    eth = app.get("age_dev_holdout_per_ethnicity") or {}
+    if eth:
+        out += ["", "| held-out, per ethnicity (age-dev labels) | adults | adults refused | minors | minors refused |",
+                "|---|---:|---:|---:|---:|"]
+        out += [f"| {e} | {v['adults']} | {pct(v['adults_refused'])} | {v['minors']} | {pct(v['minors_refused'])} |"
+                for e, v in eth.items()]
+    s, m = app.get("scut_fbp5500_all_photos"), app.get("mebeauty_dev_val_photos")
+    if s:
+        out += ["", f"- SCUT-FBP5500 (adults 15–60), all {s['n']:,} photos through the app: **{pct(s['refused'])} refused** "
+                f"({s['refused_count']}; target <= 2 %): 60 % train part {pct(s['train_60'])}, 40 % test part {pct(s['test_40'])}; "
+                f"Asian female {pct(s['AF'])}, Asian male {pct(s['AM'])}, Caucasian female {pct(s['CF'])}, Caucasian male {pct(s['CM'])}."]
+    if m:
+        per = ", ".join(f"{e} {pct(v['refused'])} of {v['photos']}" for e, v in m["per_ethnicity"].items())
+        out += [f"- MEBeauty-dev val, {m['photos']} photos through the app: **{pct(m['refused'])} refused** ({m['refused_count']}; "
+                f"target <= 3 %; one of them shows a baby, so {pct((m['refused_count'] - 1) / (m['photos'] - 1))} of the others); "
+                f"per ethnicity: {per}. MEBeauty itself contains some children (19 faces of its train part were marked by eye).",
+                "- Time: the gate is one dot product on features the model call returns anyway: "
+                f"{app.get('time', {}).get('gate_per_face_us', 0):.0f} µs per face, "
+                f"{app.get('time', {}).get('share_of_a_face_time_percent', 0):.2f} % of the time to score a face."]
+    return out + [""]
+
+
 def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, extra: str = "",
          external: str = "", nuisance: str = ""):
     e = json.loads(Path(eval_6040).read_text())
@@ -221,11 +277,12 @@ def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, ext
     lines += [extra, ""] if extra else [""]
     lines += range_and_robustness(json.loads(Path(external).read_text()) if external else None,
                                   json.loads(Path(nuisance).read_text()) if nuisance else None)
+    lines += age_gate_section()
     lines += [
         "## Dataset and limits",
         "- SCUT-FBP5500: 5,500 frontal, neutral faces, 350×350: 2,000 Asian female, 2,000 Asian male, 750 Caucasian",
         "  female, 750 Caucasian male, aged 15–60, rated 1–5 by 60 volunteers (mostly Chinese university students).",
-        "- Nobody else is represented: faces of other ethnicities, children, older adults, strong make-up, glasses,",
+        "- Nobody else is represented: faces of other ethnicities, children (the app refuses faces that look under 18, see above), older adults, strong make-up, glasses,",
         "  profile views or unusual lighting are outside what it learnt; its scores there mean even less.",
         "- The ratings encode one group's taste, with its biases; the model reproduces them. It is not a measure of",
         "  anyone's worth and must not be used to make decisions about people.",

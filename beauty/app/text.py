@@ -142,6 +142,19 @@ def accuracy(info: dict) -> str:
             f"**{m['mae']:.3f}**, RMSE **{m['rmse']:.3f}** (on the 1–5 scale).")
 
 
+def age_gate_rates() -> str:
+    """The age gate's measured rates, from weights/age_gate.json (beauty.age)."""
+    try:
+        from ..age import load
+
+        m = load().config["measured"]["age_dev_holdout"]
+        return (f"on held-out test faces it refused {m['0-12']['refused']:.0%} of children under 13 and "
+                f"{m['13-17']['refused']:.0%} of 13–17-year-olds, and scored "
+                f"{1 - m['18-30']['refused']:.0%} of adults aged 18–30")
+    except (OSError, KeyError, ValueError):
+        return "its measured error rates are in the model card"
+
+
 def about(info: dict, config=None) -> str:
     return f"""
 **What the score is.** A neural network (MobileNetV2) trained to predict the *average* attractiveness
@@ -154,6 +167,11 @@ ratings: "higher than 62 %" means 62 % of the dataset's faces got a lower averag
 {accuracy(info)} Even a good model only mirrors the taste of that group of raters on that set
 of photos: lighting, pose, expression, glasses, make-up, camera and crop all move the number,
 and faces unlike the dataset's (other ages, ethnicities, angles) get less reliable scores.
+
+**Adults only.** Faces that look younger than 18 are not rated: a photo of a child gets no score,
+and in a group photo a child's face is marked "not rated". The check is an estimate from the face
+alone ({age_gate_rates()}), so it sometimes leaves a young-looking adult unrated, and it
+can miss a child: please only upload photos of adults.
 
 **It is for fun.** The number says nothing about a person's worth, character or how others
 will see them. Please don't use it to judge anyone, and don't score people without their consent.

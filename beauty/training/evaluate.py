@@ -114,7 +114,7 @@ def external(model_path, meb_root: Path, scut_root: Path | None = None, cache_di
     from ..interval import sha256_file, spearman
     from ..pipeline import load_scorer
 
-    scorer = load_scorer(model_path)
+    scorer = load_scorer(model_path, age_gate=False)  # the model's scores, also for faces the app would refuse
     val = mebeauty_rows(meb_root, "val")
     got = score_photos(scorer, [r["path"] for r in val])
     y = np.array([r["score"] for r in val])
@@ -192,7 +192,7 @@ def nuisance(model_path, scut_root: Path, n: int = 200) -> dict:
     _, test = data.load_split(scut_root, "60-40")
     names = sorted(name for name, _ in test)
     names = names[:: max(1, len(names) // n)][:n]
-    scorer = load_scorer(model_path)
+    scorer = load_scorer(model_path, age_gate=False)  # the model's scores, also for faces the app would refuse
     try:
         return nuisance_table(scorer, [scut_root / "Images" / name for name in names])
     finally:
