@@ -144,3 +144,24 @@ def test_rates_on_a_held_out_sample(scorer):
     assert refused["18-30"] <= 0.15, refused
     assert refused["31+"] <= 0.10, refused
     assert refused["0-12"] > refused["13-17"] - 0.1 and refused["0-12"] > refused["31+"] + 0.3, refused
+
+
+@needs_data
+def test_page_shows_the_sentence_and_not_rated_faces(scorer):
+    """The web page's handlers in-process: a child's photo gets the sentence; a group photo lists the child as not rated."""
+    import gradio as gr
+
+    from beauty.app.handlers import Handlers
+
+    handlers = Handlers(scorer)
+    with pytest.raises(gr.Error) as e:
+        handlers.score_photo(padded(CHILDREN[2]))
+    assert e.value.message == REFUSAL
+    page = handlers.show_photo(padded(CHILDREN[2]))
+    assert REFUSAL in str(page[1])
+    group = np.hstack([cv2.resize(padded(ADULTS[2]), (400, 400)), cv2.resize(padded(CHILDREN[0]), (400, 400))])
+    _, html, _, table, summary = handlers.score_photo(group)
+    assert len(table) == 2 and sorted(row[1] == "not rated" for row in table) == [False, True], table
+    assert "not rated" in str(html)
+    refused = [f for f in summary["faces"] if f["refused"]]
+    assert len(refused) == 1 and refused[0]["score"] is None
