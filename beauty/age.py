@@ -18,7 +18,7 @@ band and per source are in weights/MODEL_CARD.md.
 
 from __future__ import annotations
 
-import hashlib
+
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ChildFaceError
+from .hub import sha256_file
 
 GATE_PATH = Path(__file__).resolve().parent.parent / "weights" / "age_gate.npz"
 REFUSAL = "This app only rates adults; this face looks younger than 18, so it was not scored."
@@ -87,14 +88,6 @@ def load(path: str | Path = GATE_PATH) -> AgeGate:
         arrays = {k: a[k].astype(np.float64) for k in ("mean", "scale", "w", "b")}
     return AgeGate(arrays["mean"], arrays["scale"], arrays["w"], float(arrays["b"]), float(cfg["threshold"]),
                    cfg.get("model_sha256", ""), cfg)
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def for_model(model_path: str | Path, path: str | Path = GATE_PATH) -> AgeGate | None:

@@ -31,7 +31,7 @@ one, `cross_conformal` checks it (beauty/training/interval_fit.py).
 from __future__ import annotations
 
 import base64
-import hashlib
+
 import json
 import math
 from dataclasses import dataclass, field
@@ -39,6 +39,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from .hub import sha256_file
 
 INTERVAL_FILE = Path(__file__).resolve().parent / "interval.json"  # ships with the code, like model_hashes.json
 SCORE_RANGE = (1.0, 5.0)
@@ -155,14 +157,6 @@ def typical_width(path: str | Path = INTERVAL_FILE) -> float | None:
         return load(path).extra["scut_test_cross_conformal_2fold"]["mean_width"]
     except (OSError, KeyError, ValueError):
         return None
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def for_model(model_path: str | Path, path: str | Path = INTERVAL_FILE) -> Calibration | None:

@@ -23,7 +23,7 @@ caches, and worse on a busy machine), so a batch of 16 faces runs exactly like
 
 from __future__ import annotations
 
-import hashlib
+
 import io
 import json
 import os
@@ -31,6 +31,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
+from .hub import sha256_file
 
 META_RESIZE = "beauty_resize"  # .npy bytes of the out×in float32 resize matrix
 META_CONFIG = "beauty_config"  # JSON: source_sha256, crop_size, image_size, ...
@@ -44,14 +46,6 @@ class StaleExportError(ValueError):
 def lite_path(model_path: str | os.PathLike) -> Path:
     """The exported network that belongs to a model file: NAME.tflite beside NAME.npz."""
     return Path(model_path).with_suffix(".tflite")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_metadata(content: bytes) -> dict[str, bytes]:

@@ -215,7 +215,6 @@ def quiet_native_stderr(enabled: bool = True):
 
 def model_info(path: str | Path) -> dict:
     """Name, short sha256, config and recorded metrics of a model file (for the page's About and footer)."""
-    import hashlib
     import json
 
     path = Path(path)
@@ -223,8 +222,6 @@ def model_info(path: str | Path) -> dict:
         cfg = json.loads(path.with_suffix(".json").read_text())
     except (OSError, ValueError):
         cfg = {}
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return {"name": path.stem, "sha": h.hexdigest()[:8], "config": cfg, "metrics": cfg.get("metrics")}
+    from .hub import sha256_file
+
+    return {"name": path.stem, "sha": sha256_file(path)[:8], "config": cfg, "metrics": cfg.get("metrics")}

@@ -131,13 +131,15 @@ def age_gate_section(path=None) -> list[str]:
     hold = app.get("age_dev_holdout") or g["measured"]["age_dev_holdout"]
     cv = g["measured"]["age_dev_cv_dev_part"]
     target = {"0-12": ("refused", 0.97), "13-17": ("refused", 0.60), "18-30": ("scored", 0.90), "31+": ("scored", 0.97)}
-    pct = lambda x: f"{100 * x:.1f} %"
+    def pct(x):
+        return f"{100 * x:.1f} %"
+
     out = [
         "## Age gate: adults only",
         "- Policy: a face that looks under 18 is not rated. A photo whose every face looks under 18 gets one sentence,",
         "  \"This app only rates adults; this face looks younger than 18, so it was not scored.\" (the page, the API, and the",
         "  CLI, exit 1 for that file); in a group photo such faces are listed as *not rated* and the adults are scored.",
-        f"- How: logistic regression on the 1,280 pooled features the scoring model's head reads (same model call, no",
+        "- How: logistic regression on the 1,280 pooled features the scoring model's head reads (same model call, no",
         f"  extra network): refused when P(under 18) >= {g['threshold']:.3f}. `weights/age_gate.npz` + `.json`, fitted and",
         "  calibrated by `python -m beauty.training.age_gate` on age-dev (3,200 UTKFace and All-Age-Faces chips with",
         "  ages; no identity labels, so near-duplicate chips are kept together; 25 % held out, untouched until these numbers).",

@@ -115,6 +115,7 @@ def export_lite(model_path: str | Path | None = None, out: str | Path | None = N
                 log=print) -> Path:
     """Write NAME.tflite for NAME.npz; returns its path. Raises ValueError if the check fails."""
     from .. import lite
+    from ..hub import sha256_file
     from ..model import DEFAULT_MODEL, load_model, predict
 
     model_path = Path(model_path or DEFAULT_MODEL)
@@ -123,7 +124,7 @@ def export_lite(model_path: str | Path | None = None, out: str | Path | None = N
     a = resize_matrix(model)
     npy = io.BytesIO()
     np.save(npy, a, allow_pickle=False)
-    config = {"source": model_path.name, "source_sha256": lite.sha256_file(model_path),
+    config = {"source": model_path.name, "source_sha256": sha256_file(model_path),
               "crop_size": int(model.input_shape[1]), "image_size": int(a.shape[0]),
               "backbone": model.beauty_config.get("backbone"), "dtype": "float32"}
     content = with_metadata(convert(model), {lite.META_RESIZE: npy.getvalue(),

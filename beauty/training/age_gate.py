@@ -146,7 +146,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="where to write the gate (default: weights/age_gate.npz)")
     args = ap.parse_args(argv)
 
-    from ..age import GATE_PATH, AgeGate, sha256_file
+    from ..age import GATE_PATH, AgeGate
+    from ..hub import sha256_file
     from ..model import DEFAULT_MODEL, load_model
 
     model_path = Path(args.model or DEFAULT_MODEL)

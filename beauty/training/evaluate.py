@@ -111,7 +111,8 @@ def external(model_path, meb_root: Path, scut_root: Path | None = None, cache_di
     gender x ethnicity, beside SCUT-FBP5500 60/40 test; the calibrated range's width on both; and, for
     information, the range's coverage on val once the 1-10 scale is mapped linearly to 1-5 with a mapping
     fitted on MEBeauty *train* only (mean and SD of the mapped train labels = those of the model's train scores)."""
-    from ..interval import sha256_file, spearman
+    from ..hub import sha256_file
+    from ..interval import spearman
     from ..pipeline import load_scorer
 
     scorer = load_scorer(model_path, age_gate=False)  # the model's scores, also for faces the app would refuse

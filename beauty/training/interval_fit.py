@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import interval
+from ..hub import sha256_file
 from . import data
 
 LEVEL = 0.8
@@ -139,7 +140,7 @@ def main(argv=None):
     outs = model_outputs(a.model, data.dataset_dir(a.data), a.cache_dir)
     te = outs["test"]
     cal, report = calibrate(outs["train"]["features"], te["score"], te["y"], te["features"],
-                            interval.sha256_file(a.model))
+                            sha256_file(a.model))
     Path(a.out).write_text(cal.to_json())
     sig = interval.signals(te["score"], te["features"], cal.reference)
     coverage_plot(te["score"], te["y"], sig, cal, Path(a.plot))
