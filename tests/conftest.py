@@ -8,7 +8,6 @@ spreads, the app's log) go to artifacts/ (gitignored).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -78,10 +77,12 @@ def scut_test_images():
 
 @pytest.fixture(scope="session")
 def app_url(artifacts):
-    """`python app.py` itself on a free localhost port; its log goes to artifacts/app-server.log."""
+    """The app (`python -m beauty serve`, the same `serve()` app.py calls) on a free localhost port; its log goes to
+    artifacts/app-server.log. Per-client limits are off: every test client comes from 127.0.0.1, so the production
+    limit would throttle the suite itself (tests/test_security.py turns them on)."""
     from beauty.ops.server import start_server
 
-    with start_server(argv=[sys.executable, "app.py"], log_path=artifacts / "app-server.log") as server:
+    with start_server(log_path=artifacts / "app-server.log") as server:
         yield server.url
 
 

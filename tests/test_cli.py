@@ -125,3 +125,10 @@ def test_cut_off_face_is_scored_with_a_warning(tmp_path):
     doc = json.loads(run("score", "--json", path).stdout)
     (face,) = doc["results"][0]["faces"]
     assert face["warnings"] == ["partly outside the photo — score less reliable"] and 0 < face["outside"] <= 0.2
+
+
+def test_app_entry_point_serves_the_package_app():
+    """app.py (what a Space runs) is `beauty.app.serve` and nothing else; the server tests start that same serve()."""
+    out = subprocess.run([sys.executable, "-c", "import app, beauty.app; print(app.serve is beauty.app.serve)"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr[-500:]
