@@ -14,6 +14,8 @@ from skimage import data as skdata
 
 from beauty.errors import NoFaceError
 from beauty.face import CROP_SIZE, FaceDetector, align, find_faces
+from tests.support import hostile
+from tests.support.hostile import group_scene
 from tests.support.paths import dataset_root, needs_dataset
 
 # Medians over the 5,500 SCUT-FBP5500 photos (tools/measure_framing.py, fractions of the 350-px side).
@@ -131,27 +133,6 @@ def test_face_mostly_outside_is_refused(detector):
         find_faces(np.ascontiguousarray(img[:, int(img.shape[1] * 0.52):]), detector)
 
 
-def _group(faces: list, rolled: int, angle: float, layout: str) -> tuple[np.ndarray, list]:
-    """Six faces in a row or a 2×3 grid on a plain background; face `rolled` turned by `angle` degrees."""
-    size = faces[0].shape[0]
-    gap = size // 15
-    tiles = []
-    for i, f in enumerate(faces):
-        if i == rolled:
-            m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
-            f = cv2.warpAffine(f, m, (size, size), borderMode=cv2.BORDER_REPLICATE)
-        tiles.append(f)
-    if layout == "row":
-        canvas = np.full((size + 2 * size // 3, 6 * (size + gap) + gap, 3), 90, np.uint8)
-        pos = [(size // 3, gap + j * (size + gap)) for j in range(6)]
-    else:
-        canvas = np.full((2 * (size + gap) + size, 3 * (size + gap) + gap + size, 3), 90, np.uint8)
-        pos = [(size // 2 + (j // 3) * (size + gap), size // 2 + (j % 3) * (size + gap)) for j in range(6)]
-    for (y, x), f in zip(pos, tiles):
-        canvas[y:y + size, x:x + size] = f
-    return canvas, [(x + size / 2, y + size / 2) for y, x in pos]
-
-
 @pytest.mark.parametrize("layout", ["row", "grid"])
 def test_every_face_of_a_group_is_found_even_rolled_45_degrees(detector, layout):
     """Six people in a photo: each face ~1/7 of the picture wide, one rolled by up to ±45°.
@@ -168,7 +149,8 @@ def test_every_face_of_a_group_is_found_even_rolled_45_degrees(detector, layout)
     faces = [cv2.resize(np.ascontiguousarray(h if i < 3 else h[:, ::-1]), (300, 300), interpolation=cv2.INTER_AREA)
              for i, h in enumerate(heads * 2)]
     for rolled, angle in [(0, 0), (1, 30), (2, 45), (3, -45), (4, -30), (5, 45)]:
-        scene, centres = _group(faces, rolled=rolled, angle=angle, layout=layout)
+        tiles = [hostile.rolled(f, angle) if k == rolled else f for k, f in enumerate(faces)]
+        scene, centres = group_scene(tiles, layout)
         found = [((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2) for d, _ in find_faces(scene, detector)]
         hits = [any(np.hypot(cx - x, cy - y) < 100 for x, y in found) for cx, cy in centres]
         assert all(hits), (angle, hits)

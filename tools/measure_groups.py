@@ -22,25 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tests.support.hostile import group_scene, rolled
+
 ROOT = Path(__file__).resolve().parents[1]
 ANGLES = [0, 20, 30, 40, 45, -45]
-
-
-def scene(faces, layout):
-    size = faces[0].shape[0]
-    gap = size // 15
-    if layout == "wide":
-        canvas = np.full((size * 4, size * 10, 3), 110, np.uint8)
-        pos = [(int(size * (1.2 + 1.3 * (j // 3))), int(size * (1.5 + 2.6 * (j % 3)))) for j in range(6)]
-    elif layout == "row":
-        canvas = np.full((size + 2 * size // 3, 6 * (size + gap) + gap, 3), 90, np.uint8)
-        pos = [(size // 3, gap + j * (size + gap)) for j in range(6)]
-    else:
-        canvas = np.full((2 * (size + gap) + size, 3 * (size + gap) + gap + size, 3), 90, np.uint8)
-        pos = [(size // 2 + (j // 3) * (size + gap), size // 2 + (j % 3) * (size + gap)) for j in range(6)]
-    for (y, x), f in zip(pos, faces):
-        canvas[y:y + size, x:x + size] = f
-    return canvas, [(x + size / 2, y + size / 2) for y, x in pos]
 
 
 def main(argv=None) -> int:
@@ -75,10 +60,6 @@ def main(argv=None) -> int:
                             faces.append(f)
         return faces
 
-    def rolled(img, a):
-        m = cv2.getRotationMatrix2D((size / 2, size / 2), a, 1.0)
-        return cv2.warpAffine(img, m, (size, size), borderMode=cv2.BORDER_REPLICATE)
-
     out = {}
     for layout in ("row", "grid", "wide"):
         for variant, fn in (("one pass", det._detect), ("before", before), ("detect", det.detect)):
@@ -86,7 +67,7 @@ def main(argv=None) -> int:
             for g in range(10):
                 six, k = faces[g * 6:(g + 1) * 6], g % 6
                 for a in ANGLES:
-                    im, centres = scene([rolled(f, a) if j == k else f for j, f in enumerate(six)], layout)
+                    im, centres = group_scene([rolled(f, a) if j == k else f for j, f in enumerate(six)], layout)
                     t = time.perf_counter()
                     found = fn(im)
                     ms += 1000 * (time.perf_counter() - t)

@@ -144,6 +144,34 @@ def corrupt_exif_jpeg(rgb: np.ndarray) -> bytes:
     return base[:2] + b"\xff\xe1" + struct.pack(">H", len(junk) + 2) + junk + base[2:]
 
 
+def rolled(face: np.ndarray, angle: float) -> np.ndarray:
+    """A square face tile turned by `angle` degrees about its centre, edges replicated."""
+    import cv2
+
+    size = face.shape[0]
+    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+    return cv2.warpAffine(face, m, (size, size), borderMode=cv2.BORDER_REPLICATE)
+
+
+def group_scene(faces: list, layout: str) -> tuple[np.ndarray, list]:
+    """Six square face tiles on a plain background, as a `row`, a 2×3 `grid` or a `wide` scene (faces ~10 % of
+    the width); returns the picture and each face's centre (x, y)."""
+    size = faces[0].shape[0]
+    gap = size // 15
+    if layout == "wide":
+        canvas = np.full((size * 4, size * 10, 3), 110, np.uint8)
+        pos = [(int(size * (1.2 + 1.3 * (j // 3))), int(size * (1.5 + 2.6 * (j % 3)))) for j in range(6)]
+    elif layout == "row":
+        canvas = np.full((size + 2 * size // 3, 6 * (size + gap) + gap, 3), 90, np.uint8)
+        pos = [(size // 3, gap + j * (size + gap)) for j in range(6)]
+    else:
+        canvas = np.full((2 * (size + gap) + size, 3 * (size + gap) + gap + size, 3), 90, np.uint8)
+        pos = [(size // 2 + (j // 3) * (size + gap), size // 2 + (j % 3) * (size + gap)) for j in range(6)]
+    for (y, x), f in zip(pos, faces):
+        canvas[y:y + size, x:x + size] = f
+    return canvas, [(x + size / 2, y + size / 2) for y, x in pos]
+
+
 def on_canvas(rgb: np.ndarray, canvas: tuple[int, int], scale: float, at: tuple[int, int], color=(128, 128, 128)):
     im = Image.new("RGB", canvas, color)
     face = Image.fromarray(rgb)
