@@ -51,9 +51,14 @@ class Detection:
 
 
 class FaceDetector:
-    """MediaPipe Tasks face detector (short range, bundled model). Thread-safe."""
+    """MediaPipe Tasks face detector (short range, bundled model). Thread-safe.
 
-    def __init__(self, model_path: str | Path = DETECTOR_PATH, min_confidence: float = 0.5):
+    `workers` MediaPipe detectors (2, the CPU count of a free Space) search the extra windows of
+    one picture side by side; MediaPipe releases the GIL while it runs. A picture without a small
+    face uses only the first.
+    """
+
+    def __init__(self, model_path: str | Path = DETECTOR_PATH, min_confidence: float = 0.5, workers: int = 2):
         _mediapipe_without_tensorflow()
         from mediapipe.tasks.python import BaseOptions
         from mediapipe.tasks.python.vision import FaceDetector as _MPDetector, FaceDetectorOptions
@@ -62,10 +67,12 @@ class FaceDetector:
             base_options=BaseOptions(model_asset_buffer=Path(model_path).read_bytes()),
             min_detection_confidence=min_confidence,
         )
-        self._detector = _MPDetector.create_from_options(options)
-        self._lock = threading.Lock()
+        self._detectors = [_MPDetector.create_from_options(options) for _ in range(max(1, workers))]
+        self._locks = [threading.Lock() for _ in self._detectors]
+        self._pool = None  # ThreadPoolExecutor for the windows, made on first use
         # close before interpreter teardown: MediaPipe's own __del__ then prints a traceback to stderr
-        weakref.finalize(self, _close_quietly, self._detector)
+        for d in self._detectors:
+            weakref.finalize(self, _close_quietly, d)
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """All faces, largest first.
@@ -91,32 +98,55 @@ class FaceDetector:
 
     def _windowed(self, rgb: np.ndarray, min_confidence: float = 0.0) -> list[Detection]:
         h, w = rgb.shape[:2]
-        found = []
-        for x0, y0, x1, y1 in windows(h, w):
-            found += [f for f in self._detect(rgb[y0:y1, x0:x1], (x0, y0))
-                      if f.confidence >= min_confidence and _whole_in((x0, y0, x1, y1), f, (w, h))]
-        return found
+        wins = windows(h, w)
 
-    def _detect(self, rgb: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[Detection]:
+        def search(i):
+            x0, y0, x1, y1 = wins[i]
+            # a big window is handed over every k-th pixel: MediaPipe samples it down to 128 px anyway,
+            # and copying a 1,200-px window cost more than detecting in it
+            k = max(1, max(x1 - x0, y1 - y0) // WINDOW_SIDE)
+            return [f for f in self._detect(rgb[y0:y1:k, x0:x1:k], (x0, y0), (x1 - x0, y1 - y0), i)
+                    if f.confidence >= min_confidence and _whole_in((x0, y0, x1, y1), f, (w, h))]
+
+        if len(self._detectors) > 1 and len(wins) > 1:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(len(self._detectors), thread_name_prefix="face-windows")
+            parts = self._pool.map(search, range(len(wins)))
+        else:
+            parts = map(search, range(len(wins)))
+        return [f for part in parts for f in part]
+
+    def _detect(self, rgb: np.ndarray, offset: tuple[int, int] = (0, 0), size: tuple[int, int] | None = None,
+                slot: int = 0) -> list[Detection]:
+        """Faces in `rgb`, in the coordinates of the picture it was cut from: `offset` is where it starts
+        there and `size` (w, h) how big it is there (when `rgb` is a subsampled window)."""
         import mediapipe as mp
 
         h, w = rgb.shape[:2]
+        sw, sh = size or (w, h)
         ox, oy = offset
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        with self._lock:
-            result = self._detector.detect(image)
+        slot %= len(self._detectors)
+        with self._locks[slot]:
+            result = self._detectors[slot].detect(image)
         faces = []
         for d in result.detections:
             b = d.bounding_box
-            kp = [(k.x * w + ox, k.y * h + oy) for k in d.keypoints]
+            kp = [(k.x * sw + ox, k.y * sh + oy) for k in d.keypoints]
             e1, e2 = sorted(kp[:2])  # order by x so "right eye" is the one on the image's left
-            box = (float(b.origin_x + ox), float(b.origin_y + oy),
-                   float(b.origin_x + ox + b.width), float(b.origin_y + oy + b.height))
+            fx, fy = sw / w, sh / h
+            box = (float(b.origin_x * fx + ox), float(b.origin_y * fy + oy),
+                   float((b.origin_x + b.width) * fx + ox), float((b.origin_y + b.height) * fy + oy))
             faces.append(Detection(box, e1, e2, float(d.categories[0].score), tuple(kp)))
         return faces
 
     def close(self):
-        _close_quietly(self._detector)
+        for d in self._detectors:
+            _close_quietly(d)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
 
 def _mediapipe_without_tensorflow() -> None:
@@ -154,6 +184,7 @@ SMALL_FACE = 0.25  # faces narrower than this share of the picture's long side t
 # to faces the full frame found, its detections need this confidence (true faces found only in windows:
 # 5th percentile 0.80, lowest 0.58; a spacesuit's badge beside the astronaut's face in a webcam frame: 0.60).
 WINDOW_CONFIDENCE = 0.65
+WINDOW_SIDE = 512  # windows longer than this are subsampled to at most about this size (see _windowed)
 
 
 def windows(h: int, w: int) -> list[tuple[int, int, int, int]]:

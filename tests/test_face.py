@@ -133,10 +133,8 @@ def test_face_mostly_outside_is_refused(detector):
         find_faces(np.ascontiguousarray(img[:, int(img.shape[1] * 0.52):]), detector)
 
 
-@pytest.mark.parametrize("layout", ["row", "grid"])
-def test_every_face_of_a_group_is_found_even_rolled_45_degrees(detector, layout):
-    """Six people in a photo: each face ~1/7 of the picture wide, one rolled by up to ±45°.
-    (The full frame alone finds about 4 of 6 in a row.) Head-and-shoulder tiles of public-domain photos."""
+def _heads(detector) -> list:
+    """Six 300-px head-and-shoulder tiles (three public-domain photos and their mirror images)."""
     from beauty.image import load_image
 
     root = Path(__file__).resolve().parents[1] / "examples"
@@ -146,8 +144,15 @@ def test_every_face_of_a_group_is_found_even_rolled_45_degrees(detector, layout)
         cx, cy, r = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2, 1.1 * (d.box[2] - d.box[0])
         pad = cv2.copyMakeBorder(img, int(r), int(r), int(r), int(r), cv2.BORDER_REPLICATE)
         heads.append(pad[int(cy):int(cy + 2 * r), int(cx):int(cx + 2 * r)])
-    faces = [cv2.resize(np.ascontiguousarray(h if i < 3 else h[:, ::-1]), (300, 300), interpolation=cv2.INTER_AREA)
-             for i, h in enumerate(heads * 2)]
+    return [cv2.resize(np.ascontiguousarray(h if i < 3 else h[:, ::-1]), (300, 300), interpolation=cv2.INTER_AREA)
+            for i, h in enumerate(heads * 2)]
+
+
+@pytest.mark.parametrize("layout", ["row", "grid"])
+def test_every_face_of_a_group_is_found_even_rolled_45_degrees(detector, layout):
+    """Six people in a photo: each face ~1/7 of the picture wide, one rolled by up to ±45°.
+    (The full frame alone finds about 4 of 6 in a row.) Head-and-shoulder tiles of public-domain photos."""
+    faces = _heads(detector)
     for rolled, angle in [(0, 0), (1, 30), (2, 45), (3, -45), (4, -30), (5, 45)]:
         tiles = [hostile.rolled(f, angle) if k == rolled else f for k, f in enumerate(faces)]
         scene, centres = group_scene(tiles, layout)
@@ -155,6 +160,25 @@ def test_every_face_of_a_group_is_found_even_rolled_45_degrees(detector, layout)
         hits = [any(np.hypot(cx - x, cy - y) < 100 for x, y in found) for cx, cy in centres]
         assert all(hits), (angle, hits)
         assert len(found) == 6, (angle, len(found))
+
+
+def test_window_search_in_parallel_and_on_big_photos_finds_the_same_faces(detector):
+    """Two MediaPipe detectors search the windows side by side: same faces as one detector in turn. A big
+    photo's windows are subsampled before detection: the group blown up 2.5 times (windows over 1,000 px)
+    still gives all six faces, at the same places."""
+    scene, centres = group_scene(_heads(detector), "grid")
+    one = FaceDetector(workers=1)
+    try:
+        alone = one.detect(scene)
+    finally:
+        one.close()
+    together = detector.detect(scene)
+    assert [d.box for d in together] == [d.box for d in alone] and len(alone) == 6
+    big = detector.detect(cv2.resize(scene, None, fx=2.5, fy=2.5, interpolation=cv2.INTER_LINEAR))
+    assert len(big) == 6
+    for d in big:  # each face where the small scene has it, within 3 % of the big picture's width
+        c = np.array([(d.box[0] + d.box[2]) / 5, (d.box[1] + d.box[3]) / 5])
+        assert min(np.hypot(*(c - np.array(x))) for x in centres) < 0.03 * scene.shape[1]
 
 
 def test_animals_and_drawings_are_refused(detector):
