@@ -179,3 +179,39 @@ def _resize(rgb: np.ndarray, size: int) -> np.ndarray:
     import cv2
 
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def photo_crops(paths: list, cache_dir: str | os.PathLike | None = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """(N×350×350×3 crops of each photo's largest face, N booleans: False where the app scores no face).
+
+    For photo collections outside SCUT-FBP5500 (MEBeauty-dev): exactly the app's path, cached like
+    `face_crops` (key: the file names and `pipeline_fingerprint()`).
+    """
+    from ..errors import BeautyError
+    from ..face import CROP_SIZE, FaceDetector, find_faces
+    from ..image import load_image
+
+    if cache_dir == "auto":
+        cache_dir = default_cache_dir()
+    key = hashlib.sha256(repr(([Path(p).name for p in paths], pipeline_fingerprint())).encode()).hexdigest()[:16]
+    cache = Path(cache_dir) / f"crops-photos-{len(paths)}-{key}.npz" if cache_dir else None
+    if cache and cache.exists():
+        with np.load(cache) as z:
+            return z["crops"], z["ok"]
+    crops = np.zeros((len(paths), CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    ok = np.zeros(len(paths), bool)
+    detector = FaceDetector()
+    try:
+        for i, p in enumerate(paths):
+            try:
+                crops[i], ok[i] = find_faces(load_image(p), detector)[0][1], True
+            except BeautyError:
+                pass
+    finally:
+        detector.close()
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, crops=crops, ok=ok)
+        os.replace(tmp, cache)
+    return crops, ok

@@ -83,6 +83,31 @@ NUISANCES = {
 }
 
 
+def random_capture(rgb: np.ndarray, rng: np.random.Generator, face_w: float, p: float = 0.35) -> np.ndarray:
+    """The same kinds of change as `NUISANCES`, each with probability `p` and a random strength, in the
+    order a camera makes them (light and white balance, distance, focus, sensor noise, JPEG): training
+    augmentation that teaches the model to follow the face, not the camera. The strengths are drawn
+    from ranges around the measured ones, never fixed at them."""
+    if rng.random() < p:  # exposure and white balance
+        g, t = rng.uniform(0.65, 1.35), rng.uniform(-0.12, 0.12)
+        rgb = _gain(g * (1 + t), g, g * (1 - t))(rgb, rng, face_w)
+    if rng.random() < p:  # further away: fewer pixels on the face
+        rgb = _small_face(rgb, rng, face_w, target=rng.uniform(60, 160))
+    if rng.random() < p:  # out of focus, or a phone's sharpening
+        if rng.random() < 0.5:
+            rgb = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(0.5, 2.0))
+        else:
+            soft = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(1.0, 3.0)).astype(np.float32)
+            rgb = np.clip(rgb + rng.uniform(0.3, 1.5) * (rgb - soft), 0, 255).astype(np.uint8)
+    if rng.random() < p:  # sensor noise: read noise plus shot noise
+        x = rgb.astype(np.float32)
+        sd = np.sqrt(rng.uniform(1.0, 8.0) ** 2 + rng.uniform(0.1, 1.0) * x)
+        rgb = np.clip(x + rng.standard_normal(x.shape, np.float32) * sd, 0, 255).astype(np.uint8)
+    if rng.random() < p:
+        rgb = _jpeg(int(rng.integers(25, 96)))(rgb, rng, face_w)
+    return rgb
+
+
 def nuisance_table(scorer, photos, seed: int = 0) -> dict:
     """{change: n, lost, lost_why, mean, sd, p95_abs, width} of (score after the change - score of the untouched
     photo); `lost`: photos not scored after the change (`lost_why`: by error class);
