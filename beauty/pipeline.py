@@ -15,6 +15,7 @@ from .image import load_image
 from .percentile import percentile
 
 log = logging.getLogger("beauty")
+_END = object()  # end of an iterator
 
 
 @dataclass
@@ -143,31 +144,52 @@ class Scorer:
 
     def score(self, src) -> Result:
         """Score every face in an image (path, bytes, PIL, array). Raises BeautyError subclasses."""
-        (_, result), = self.score_many([src])
+        (_, result), = self._flush([(src, *self._faces_of(src))])
         if isinstance(result, Exception):
             raise result
         return result
 
-    def score_many(self, srcs, batch_faces: int = 16):
+    def _faces_of(self, src):
+        """(rgb, [(detection, crop)]) of one image, or (BeautyError, None)."""
+        from .errors import BeautyError
+
+        try:
+            rgb = load_image(src)
+            return rgb, face_mod.find_faces(rgb, self.detector)[: self.max_faces]
+        except BeautyError as e:
+            return e, None
+
+    def score_many(self, srcs, batch_faces: int = 16, ahead: int = 32):
         """Score several images with one model call per `batch_faces` faces, not one per image.
 
         Yields (src, Result) or (src, BeautyError) in input order: a file that cannot be
-        read or has no face yields its error and the others are still scored.
+        read or has no face yields its error and the others are still scored. A thread reads
+        and crops up to `ahead` images ahead, so on two cores finding the next faces overlaps
+        the model call for the last ones (decoding, MediaPipe, OpenCV and LiteRT release the GIL):
+        61 SCUT-FBP5500 photos, 22.3 -> 18.7 ms each with 32 ahead (8 ahead: 21.6). Each image
+        waiting ahead is held decoded (at most MAX_SIDE² pixels).
         """
-        from .errors import BeautyError
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
 
         pending, n_faces = [], 0  # (src, rgb, found) or (src, error, None), waiting for the model
-        for src in srcs:
-            try:
-                rgb = load_image(src)
-                found = face_mod.find_faces(rgb, self.detector)[: self.max_faces]
+        with ThreadPoolExecutor(1, thread_name_prefix="faces-ahead") as pool:
+            srcs, queued = iter(srcs), deque()
+            while True:
+                while len(queued) < max(1, ahead):
+                    src = next(srcs, _END)
+                    if src is _END:
+                        break
+                    queued.append((src, pool.submit(self._faces_of, src)))
+                if not queued:
+                    break
+                src, job = queued.popleft()
+                rgb, found = job.result()
                 pending.append((src, rgb, found))
-                n_faces += len(found)
-            except BeautyError as e:
-                pending.append((src, e, None))
-            if n_faces >= batch_faces:
-                yield from self._flush(pending)
-                pending, n_faces = [], 0
+                n_faces += len(found or ())
+                if n_faces >= batch_faces:
+                    yield from self._flush(pending)
+                    pending, n_faces = [], 0
         yield from self._flush(pending)
 
     def _flush(self, pending):

@@ -90,6 +90,28 @@ def test_batch_matches_single(scorer, astronaut_rgb):
     assert batch[0] == pytest.approx(scorer.score_crops(crop[None])[0], abs=1e-4)
 
 
+def test_many_photos_read_ahead_keep_their_order_and_their_errors(scorer, astronaut_rgb):
+    """score_many finds faces in a thread ahead of the model: results still come in input order, a bad
+    file yields its own error, every face scores as alone, and stopping early leaves nothing running."""
+    import threading
+
+    photos = [astronaut_rgb, b"not an image", astronaut_rgb[:, ::-1].copy(), np.zeros((64, 64, 3), np.uint8)] * 3
+    alone = {0: scorer.score(photos[0]).main.score, 2: scorer.score(photos[2]).main.score}
+    out = list(scorer.score_many(photos, batch_faces=2, ahead=4))
+    assert [src is p for (src, _), p in zip(out, photos)] == [True] * len(photos)
+    for i, (_, r) in enumerate(out):
+        if i % 4 == 1:
+            assert isinstance(r, ImageError)
+        elif i % 4 == 3:
+            assert isinstance(r, NoFaceError)
+        else:
+            assert r.main.score == pytest.approx(alone[i % 4], abs=1e-4)
+    gen = scorer.score_many(iter(photos), ahead=8)
+    next(gen)
+    gen.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("faces-ahead")]
+
+
 @needs_dataset
 def test_scut_test_faces(scorer, scut_test_images, artifacts):
     """Dataset test photos (the model never trained on them): one face each, scores follow the human ratings."""
