@@ -1,25 +1,28 @@
 """Rate adults only: a gate that refuses faces that look under 18.
 
-The gate reads the pooled network features the scoring model's linear head reads
-(the 1280 numbers `beauty.model.predict(..., features=True)` returns from the same
-call as the score, averaged over the crop and its mirror image), so it costs no
-extra model call: one standardisation and one dot product per face.
+The gate is its own small network, trained for age (beauty.training.age_gate): the scoring
+model's features, trained for looks, tell children from adults too poorly (65.7 % of held-out
+children 0-12 refused where 97 % is the target). It reads the app's aligned 350×350 face crop
+shrunk to INPUT_SIZE px (cv2 INTER_AREA), through ImageNet MobileNetV2 cut after block 13
+(the later, widest blocks cost most and are not needed at 112 px), a 1×1 conv, average pooling
+and one "minor" logit:
 
-    P(minor) = sigmoid(w · (features - mean) / scale + b);  refused when P(minor) >= threshold
+    refused when P(minor) = sigmoid(logit) >= threshold
 
-Weights: `weights/age_gate.npz` (float32 arrays `mean`, `scale`, `w`, `b`; loaded
-with allow_pickle=False) and `weights/age_gate.json` (threshold, the sha256 of the
-scoring weights whose features it was fitted on, and the measured error rates).
-Features of other scoring weights mean something else, so a gate fitted on other
-weights is not used (`for_model` returns None). Fitted and calibrated by
-`python -m beauty.training.age_gate`; the policy and the measured rates per age
-band and per source are in weights/MODEL_CARD.md.
+Files: `weights/age_gate.npz` (Keras weights, float16, loaded with allow_pickle=False),
+`weights/age_gate.tflite` (the same network for LiteRT, float32, with the sha256 of the .npz it
+was exported from in its metadata, so a stale export is detected) and `weights/age_gate.json`
+(threshold, network settings, file hashes, measured error rates). The runtime follows the
+scoring model's (beauty.runtime): LiteRT without importing TensorFlow, or the Keras model.
+Fitted, calibrated, exported and measured by `python -m beauty.training.age_gate`; the policy
+and the measured rates per age band and per source are in weights/MODEL_CARD.md.
 """
 
 from __future__ import annotations
 
-
 import json
+import logging
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -32,8 +35,15 @@ from .hub import sha256_file
 GATE_PATH = Path(__file__).resolve().parent.parent / "weights" / "age_gate.npz"
 REFUSAL = "This app only rates adults; this face looks younger than 18, so it was not scored."
 NOT_RATED = "looks under 18: not rated"  # the per-face note in a group photo
+INPUT_SIZE = 112  # px: the crop is shrunk to this before the network
+CUT = "features_13_add"  # the last MobileNetV2 layer kept (block 13: 96 channels at stride 16)
+HEAD_WIDTH = 384
+META_CONFIG = "beauty_age_gate"  # .tflite metadata: JSON with source_sha256, input_size
 
-__all__ = ["AgeGate", "ChildFaceError", "REFUSAL", "NOT_RATED", "GATE_PATH", "load", "for_model", "refusal"]
+log = logging.getLogger(__name__)
+
+__all__ = ["AgeGate", "ChildFaceError", "REFUSAL", "NOT_RATED", "GATE_PATH", "load", "for_runtime", "refusal",
+           "shrink", "build_net"]
 
 
 def refusal() -> ChildFaceError:
@@ -41,59 +51,161 @@ def refusal() -> ChildFaceError:
     return ChildFaceError(REFUSAL)
 
 
-@dataclass(frozen=True)
+def lite_path(path: str | Path = GATE_PATH) -> Path:
+    return Path(path).with_suffix(".tflite")
+
+
+def shrink(crops: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """N×S×S×3 crops (uint8 or float, 0..255) -> N×size×size×3 float32, area-averaged (cv2 INTER_AREA)."""
+    import cv2
+
+    x = np.asarray(crops)
+    if x.ndim == 3:
+        x = x[None]
+    out = np.empty((len(x), size, size, 3), np.float32)
+    for i, c in enumerate(x):
+        out[i] = c if c.shape[0] == size else cv2.resize(np.asarray(c), (size, size), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def build_net(size: int = INPUT_SIZE, imagenet: str | Path | None = None, age_output: bool = False):
+    """The Keras gate network on size×size 0..255 RGB -> N×1 minor logit (and N×1 age/30 with `age_output`,
+    the auxiliary output used in training). `imagenet`: the torchvision MobileNetV2 .weights.h5 to start from."""
+    import keras
+    from keras import layers
+
+    from .backbones import mobilenet_v2
+
+    base = mobilenet_v2((size, size, 3), include_top=True, weights=str(imagenet) if imagenet else None,
+                        name="age_trunk_full")
+    trunk = keras.Model(base.input, base.get_layer(CUT).output, name="age_trunk")
+    inputs = keras.Input((size, size, 3), name="face")
+    x = trunk(inputs)
+    x = layers.Conv2D(HEAD_WIDTH, 1, use_bias=False, name="age_head_conv")(x)
+    x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="age_head_bn")(x)
+    x = layers.ReLU(max_value=6.0, name="age_head_relu")(x)
+    x = layers.GlobalAveragePooling2D(name="age_pool")(x)
+    x = layers.Dropout(0.2, name="age_dropout")(x)
+    minor = layers.Dense(1, name="minor")(x)
+    outputs = [minor, layers.Dense(1, name="age")(x)] if age_output else minor
+    return keras.Model(inputs, outputs, name="age_gate")
+
+
+def save_weights(model, path: str | Path = GATE_PATH) -> Path:
+    """Float16 .npz keyed by variable path (the auxiliary age output is not saved: serving never reads it)."""
+    path = Path(path)
+    arrays = {v.path: np.asarray(v.numpy(), np.float16) for v in model.weights if not v.path.startswith("age/")}
+    np.savez(path, **arrays)
+    return path
+
+
+def load_keras(path: str | Path = GATE_PATH, size: int = INPUT_SIZE):
+    """The Keras gate network filled from the .npz."""
+    net = build_net(size)
+    with np.load(path, allow_pickle=False) as arrays:
+        missing = [v.path for v in net.weights if v.path not in arrays.files]
+        if missing:
+            raise ValueError(f"{Path(path).name} does not match the age gate network: missing {missing[:3]}")
+        for v in net.weights:
+            v.assign(arrays[v.path].astype(v.dtype))
+    return net
+
+
+class _Lite:
+    """The exported gate on LiteRT (XNNPACK): one interpreter behind a lock, one face per invocation."""
+
+    def __init__(self, path: Path, source: Path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        from .lite import StaleExportError, default_threads, read_metadata
+
+        content = path.read_bytes()
+        meta = read_metadata(content)
+        cfg = json.loads(meta.get(META_CONFIG, b"{}"))
+        if cfg.get("source_sha256") != sha256_file(source):
+            raise StaleExportError(f"{path.name} was not exported from {source.name}: "
+                                   "rebuild it with `python -m beauty.training.age_gate --export-only`.")
+        self.size = int(cfg["input_size"])
+        self.threads = default_threads()
+        self._it = Interpreter(model_content=content, num_threads=self.threads)
+        self._in = self._it.get_input_details()[0]["index"]
+        self._out = self._it.get_output_details()[0]["index"]
+        self._it.resize_tensor_input(self._in, [1, self.size, self.size, 3], strict=True)
+        self._it.allocate_tensors()
+        self._lock = threading.Lock()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty(len(x), np.float64)
+        with self._lock:
+            for i in range(len(x)):  # one face per run: per-image cost does not fall with batch on XNNPACK
+                self._it.set_tensor(self._in, x[i: i + 1])
+                self._it.invoke()
+                out[i] = float(self._it.get_tensor(self._out).reshape(-1)[0])
+        return out
+
+
+class _Keras:
+    def __init__(self, path: Path, size: int):
+        import tensorflow as tf
+
+        self.size = size
+        self.net = load_keras(path, size)
+        self._fn = tf.function(lambda x: self.net(x, training=False), reduce_retracing=True)
+        self._lock = threading.Lock()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._fn(x)).reshape(-1).astype(np.float64)
+
+
+@dataclass
 class AgeGate:
-    mean: np.ndarray  # (D,)
-    scale: np.ndarray  # (D,)
-    w: np.ndarray  # (D,)
-    b: float
     threshold: float  # refuse when P(minor) >= threshold
-    model_sha256: str = ""  # the scoring weights whose features it was fitted on
-    config: dict = field(default_factory=dict)  # everything in the .json (measured rates, split, ...)
+    runtime: str  # 'lite' | 'keras'
+    run: object = field(repr=False)  # float32 N×size×size×3 -> N logits
+    size: int = INPUT_SIZE
+    config: dict = field(default_factory=dict, repr=False)  # everything in the .json (measured rates, ...)
 
-    @property
-    def feature_dim(self) -> int:
-        return int(self.w.shape[0])
+    def logit(self, crops: np.ndarray) -> np.ndarray:
+        """The minor logit of N aligned face crops (N×350×350×3, 0..255)."""
+        x = shrink(crops, self.size)
+        return self.run(x) if len(x) else np.zeros(0)
 
-    def logit(self, features: np.ndarray) -> np.ndarray:
-        x = np.atleast_2d(np.asarray(features, np.float64))
-        if x.shape[1] != self.feature_dim:
-            raise ValueError(f"the age gate reads {self.feature_dim} features, got {x.shape[1]}")
-        return ((x - self.mean) / self.scale) @ self.w + self.b
+    def probability(self, crops: np.ndarray) -> np.ndarray:
+        """P(the face is a minor) for N aligned crops."""
+        return 1.0 / (1.0 + np.exp(-np.clip(self.logit(crops), -60, 60)))
 
-    def probability(self, features: np.ndarray) -> np.ndarray:
-        """P(the face is a minor) for N×D pooled features."""
-        return 1.0 / (1.0 + np.exp(-np.clip(self.logit(features), -60, 60)))
+    __call__ = probability
 
-    __call__ = probability  # gate(features) -> probabilities
-
-    def is_adult(self, features: np.ndarray) -> np.ndarray:
+    def is_adult(self, crops: np.ndarray) -> np.ndarray:
         """True where the face may be rated (P(minor) below the calibrated threshold)."""
-        return self.probability(features) < self.threshold
+        return self.probability(crops) < self.threshold
 
-    def save(self, path: str | Path = GATE_PATH) -> Path:
-        path = Path(path)
-        np.savez(path, mean=self.mean.astype(np.float32), scale=self.scale.astype(np.float32),
-                 w=self.w.astype(np.float32), b=np.float32(self.b))
-        cfg = dict(self.config, threshold=float(self.threshold), model_sha256=self.model_sha256)
-        path.with_suffix(".json").write_text(json.dumps(cfg, indent=1) + "\n")
-        return path
+
+def read_config(path: str | Path = GATE_PATH) -> dict:
+    return json.loads(Path(path).with_suffix(".json").read_text())
 
 
 @lru_cache(maxsize=4)
-def load(path: str | Path = GATE_PATH) -> AgeGate:
+def load(path: str | Path = GATE_PATH, runtime: str = "lite") -> AgeGate:
+    """The gate on 'lite' (the .tflite; falls back to Keras with a warning when it is missing or stale) or 'keras'."""
     path = Path(path)
-    cfg = json.loads(path.with_suffix(".json").read_text())
-    with np.load(path, allow_pickle=False) as a:
-        arrays = {k: a[k].astype(np.float64) for k in ("mean", "scale", "w", "b")}
-    return AgeGate(arrays["mean"], arrays["scale"], arrays["w"], float(arrays["b"]), float(cfg["threshold"]),
-                   cfg.get("model_sha256", ""), cfg)
+    cfg = read_config(path)
+    size = int(cfg.get("input_size", INPUT_SIZE))
+    run = None
+    if runtime == "lite":
+        try:
+            run = _Lite(lite_path(path), path)
+        except (OSError, ValueError, ImportError) as e:
+            log.warning("age gate: %s; using its Keras model instead", e)
+    if run is None:
+        runtime, run = "keras", _Keras(path, size)
+    return AgeGate(float(cfg["threshold"]), runtime, run, size, cfg)
 
 
-def for_model(model_path: str | Path, path: str | Path = GATE_PATH) -> AgeGate | None:
-    """The gate fitted on these scoring weights, or None (no gate file, or fitted on other weights)."""
+def for_runtime(runtime: str, path: str | Path = GATE_PATH) -> AgeGate | None:
+    """The gate for the scoring model's runtime, or None when its files are missing (the caller warns)."""
     path = Path(path)
     if not path.is_file() or not path.with_suffix(".json").is_file():
         return None
-    gate = load(path)
-    return gate if gate.model_sha256 == sha256_file(model_path) else None
+    return load(path, "lite" if runtime == "lite" else "keras")

@@ -88,10 +88,9 @@ class Scorer:
         from . import age
 
         # refuses faces that look under 18 (beauty.age); age_gate=False only to measure the model's own scores
-        self.age_gate = age.for_model(self.model_path) if age_gate else None
+        self.age_gate = age.for_runtime(self.runtime) if age_gate else None
         if age_gate and self.age_gate is None:
-            log.warning("no age gate fitted on %s: faces are scored without the under-18 check",
-                        self.model_path.name)
+            log.warning("no age gate (%s missing): faces are scored without the under-18 check", age.GATE_PATH.name)
         log.info("model %s on %s (%s runtime: %s)", self.model_path.name, self.device, self.runtime, why)
 
     def _load_lite(self):
@@ -136,11 +135,11 @@ class Scorer:
         lo, hi = self.interval.ranges(scores, features)
         return list(zip(lo.tolist(), hi.tolist()))
 
-    def adults(self, features: np.ndarray | None, n: int) -> np.ndarray:
-        """Per face, whether it may be rated: the age gate on the same model call's pooled features."""
-        if self.age_gate is None or features is None or not n:
+    def adults(self, crops: np.ndarray | None, n: int) -> np.ndarray:
+        """Per face, whether it may be rated: the age gate's own network on the aligned crops."""
+        if self.age_gate is None or crops is None or not n:
             return np.ones(n, bool)
-        return self.age_gate.is_adult(features)
+        return self.age_gate.is_adult(crops)
 
     def score(self, src) -> Result:
         """Score every face in an image (path, bytes, PIL, array). Raises BeautyError subclasses."""
@@ -196,7 +195,7 @@ class Scorer:
         crops = [c for _, _, found in pending if found for _, c in found]
         scores, features = self.score_crops(np.stack(crops), features=True) if crops else ([], None)
         ranges = iter(self.ranges(scores, features))
-        adult = iter(self.adults(features, len(scores)))
+        adult = iter(self.adults(np.stack(crops) if crops else None, len(scores)))
         scores = iter(scores)
         for src, rgb, found in pending:
             if found is None:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -19,9 +22,9 @@ import numpy as np
 import pytest
 
 import beauty
-from beauty.age import GATE_PATH, NOT_RATED, REFUSAL, for_model, load
+from beauty.age import GATE_PATH, META_CONFIG, NOT_RATED, REFUSAL, for_runtime, lite_path, load, read_config
+from beauty.hub import sha256_file
 from beauty.image import load_image
-from beauty.model import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 AGE_DEV = Path(os.environ.get("AGE_DEV_DIR", ROOT.parent / "shared" / "age-dev"))
@@ -40,13 +43,24 @@ def padded(name: str) -> np.ndarray:
     return cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_REPLICATE)
 
 
-def test_gate_file_matches_the_shipped_model():
-    gate = for_model(DEFAULT_MODEL)
-    assert gate is not None, "weights/age_gate.npz was fitted on other scoring weights: refit it"
-    assert gate.feature_dim == 1280 and 0.5 < gate.threshold < 1
-    # no pickle anywhere, float32 arrays only
+def test_gate_files_are_the_recorded_ones():
+    """The .npz and .tflite are the files the .json was measured with (sha256), the export was made from this .npz,
+    and the .npz holds float16 arrays only, loaded without pickle."""
+    from ai_edge_litert import schema_py_generated  # noqa: F401  (the metadata reader needs it)
+
+    from beauty.lite import read_metadata
+
+    cfg = read_config()
+    assert set(cfg["files"]) == {GATE_PATH.name, lite_path().name}
+    for name, sha in cfg["files"].items():
+        assert sha256_file(GATE_PATH.parent / name) == sha, f"{name} changed since it was measured: rerun the fit"
+    meta = json.loads(read_metadata(lite_path().read_bytes())[META_CONFIG])
+    assert meta["source_sha256"] == sha256_file(GATE_PATH) and meta["input_size"] == cfg["input_size"]
     with np.load(GATE_PATH, allow_pickle=False) as a:
-        assert sorted(a.files) == ["b", "mean", "scale", "w"] and all(a[k].dtype == np.float32 for k in a.files)
+        assert a.files and all(a[k].dtype == np.float16 for k in a.files)
+    assert 0.0 < cfg["threshold"] < 1.0
+    sizes = sum(p.stat().st_size for p in GATE_PATH.parent.glob("*") if p.suffix in (".npz", ".tflite"))
+    assert sizes <= 25e6, f"shipped weights are {sizes / 1e6:.1f} MB (budget 25 MB)"
 
 
 def test_refusal_sentence_is_exact():
@@ -54,16 +68,51 @@ def test_refusal_sentence_is_exact():
     assert str(beauty.age.refusal()) == REFUSAL and isinstance(beauty.age.refusal(), beauty.BeautyError)
 
 
-def test_gate_reads_features_and_thresholds():
-    gate = load()
-    x = np.tile(gate.mean, (3, 1))
-    x[1] += 4 * gate.scale * np.sign(gate.w)  # towards "minor"
-    x[2] -= 4 * gate.scale * np.sign(gate.w)  # towards "adult"
-    p = gate(x)
-    assert p.shape == (3,) and p[1] > gate.threshold > p[2]
-    assert list(gate.is_adult(x)) == [bool(p[0] < gate.threshold), False, True]
-    with pytest.raises(ValueError):
-        gate(np.zeros((1, 10)))
+def test_gate_fails_open_without_its_files(tmp_path):
+    assert for_runtime("lite", tmp_path / "age_gate.npz") is None
+
+
+def test_lite_gate_runs_without_tensorflow():
+    """The serving path on LiteRT never imports TensorFlow, and gives the Keras network's logits."""
+    code = (
+        "import sys, numpy as np; from beauty.age import for_runtime; g = for_runtime('lite');"
+        "x = np.random.default_rng(0).integers(0, 255, (2, 350, 350, 3), np.uint8);"
+        "print(g.runtime, g.logit(x).round(4).tolist(), 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    runtime, rest = out.strip().split(" ", 1)
+    assert runtime == "lite" and rest.endswith("False"), out
+
+
+def test_keras_and_lite_gates_agree():
+    x = np.random.default_rng(1).integers(0, 255, (3, 350, 350, 3), np.uint8)
+    lite, keras_gate = load(GATE_PATH, "lite"), load(GATE_PATH, "keras")
+    assert (lite.runtime, keras_gate.runtime) == ("lite", "keras")
+    assert np.abs(lite.logit(x) - keras_gate.logit(x)).max() < 1e-3
+    p = lite(x)
+    assert p.shape == (3,) and list(lite.is_adult(x)) == list(p < lite.threshold)
+
+
+def test_stale_export_is_not_used(tmp_path, caplog):
+    """A .tflite exported from other weights than the .npz beside it is detected; the Keras network is used."""
+    with np.load(GATE_PATH, allow_pickle=False) as a:
+        arrays = {k: a[k] for k in a.files}
+    k = next(iter(arrays))
+    arrays[k] = arrays[k] + np.float16(0.01)
+    np.savez(tmp_path / "age_gate.npz", **arrays)
+    shutil.copy(GATE_PATH.with_suffix(".json"), tmp_path / "age_gate.json")
+    shutil.copy(lite_path(), tmp_path / "age_gate.tflite")
+    with caplog.at_level("WARNING"):
+        gate = for_runtime("lite", tmp_path / "age_gate.npz")
+    assert gate.runtime == "keras" and "not exported from" in caplog.text
+
+
+def test_model_card_states_the_measured_rates():
+    """weights/MODEL_CARD.md carries the age gate section generated from weights/age_gate.json."""
+    from tools.model_card import age_gate_section
+
+    card = (ROOT / "weights" / "MODEL_CARD.md").read_text()
+    assert "\n".join(age_gate_section()) in card, "rerun `python -m tools.model_card --age-gate`"
 
 
 @pytest.fixture(scope="module")
@@ -140,10 +189,10 @@ def test_rates_on_a_held_out_sample(scorer):
             except beauty.ChildFaceError:
                 n += 1
         refused[band] = n / len(sample)
-    assert refused["0-12"] >= 0.45, refused
+    assert refused["0-12"] >= 0.70, refused
     assert refused["18-30"] <= 0.15, refused
     assert refused["31+"] <= 0.10, refused
-    assert refused["0-12"] > refused["13-17"] - 0.1 and refused["0-12"] > refused["31+"] + 0.3, refused
+    assert refused["0-12"] > refused["13-17"] and refused["0-12"] > refused["31+"] + 0.55, refused
 
 
 @needs_data

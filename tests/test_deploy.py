@@ -158,7 +158,8 @@ def fake_checkout(root: Path, readme: str = "# Beauty\n\nHello.\n", gradio: str 
     """A checkout with everything a Space needs plus everything it must not get."""
     for rel in ["app.py", "beauty/__init__.py", "beauty/model.py", "beauty/ratings.txt",
                 "beauty/app/__init__.py", "beauty/app/layout.py", "beauty/model_hashes.json", "weights/face_detection_short_range.tflite", "weights/MODEL_CARD.md",
-                "weights/age_gate.npz", "weights/age_gate.json", "beauty/training/age_gate_split.json",
+                "weights/age_gate.npz", "weights/age_gate.json", "weights/age_gate.tflite",
+                "beauty/training/age_gate_split.json",
                 "examples/obama.jpg", "examples/README.md",
                 *deploy.model_files(),
                 # must stay behind:
@@ -182,7 +183,7 @@ def test_space_gets_exactly_the_runtime_files(tmp_path):
         "beauty/app/__init__.py", "beauty/app/layout.py", "beauty/ratings.txt", "beauty/model_hashes.json", "weights/face_detection_short_range.tflite",
         "weights/MODEL_CARD.md", "weights/beauty_mobilenet_v2.npz", "weights/beauty_mobilenet_v2.json",
         "weights/beauty_mobilenet_v2.tflite", "examples/obama.jpg", "examples/README.md",
-        "weights/age_gate.npz", "weights/age_gate.json",
+        "weights/age_gate.npz", "weights/age_gate.json", "weights/age_gate.tflite",
     ])
     readme = next(f for f in files if f.path_in_repo == "README.md").content.decode()
     assert readme.startswith("---\ntitle: Facial Beauty Scorer\n")

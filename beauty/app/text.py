@@ -145,12 +145,13 @@ def accuracy(info: dict) -> str:
 def age_gate_rates() -> str:
     """The age gate's measured rates, from weights/age_gate.json (beauty.age)."""
     try:
-        from ..age import load
+        from ..age import read_config
 
-        m = load().config["measured"]["age_dev_holdout"]
+        cfg = read_config()
+        m = (cfg.get("measured_app_pipeline") or cfg["measured"])["age_dev_holdout"]
         return (f"on held-out test faces it refused {m['0-12']['refused']:.0%} of children under 13 and "
                 f"{m['13-17']['refused']:.0%} of 13–17-year-olds, and scored "
-                f"{1 - m['18-30']['refused']:.0%} of adults aged 18–30")
+                f"{1 - m['18-30']['refused']:.0%} of adults aged 18–30 and {1 - m['31+']['refused']:.0%} of older adults")
     except (OSError, KeyError, ValueError):
         return "its measured error rates are in the model card"
 
@@ -169,9 +170,10 @@ of photos: lighting, pose, expression, glasses, make-up, camera and crop all mov
 and faces unlike the dataset's (other ages, ethnicities, angles) get less reliable scores.
 
 **Adults only.** Faces that look younger than 18 are not rated: a photo of a child gets no score,
-and in a group photo a child's face is marked "not rated". The check is an estimate from the face
-alone ({age_gate_rates()}), so it sometimes leaves a young-looking adult unrated, and it
-can miss a child: please only upload photos of adults.
+and in a group photo a child's face is marked "not rated". The check is a small separate network
+that estimates age from the face alone ({age_gate_rates()}); when unsure it refuses, so it
+sometimes leaves a young-looking adult unrated, and it can still miss a child: please only upload
+photos of adults.
 
 **It is for fun.** The number says nothing about a person's worth, character or how others
 will see them. Please don't use it to judge anyone, and don't score people without their consent.

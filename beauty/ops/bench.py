@@ -129,7 +129,7 @@ def stages(scorer, photo: bytes, runs: int, reference=None) -> dict:
     from ..image import load_image
     from ..percentile import percentile
 
-    names = ("decode", "detect", "align_crop", "model", "percentile")
+    names = ("decode", "detect", "align_crop", "model", "age_gate", "percentile")
     ts = {k: [] for k in names + ("total", "reference")}
     for i in range(runs + 3):
         t = [time.perf_counter()]
@@ -140,6 +140,8 @@ def stages(scorer, photo: bytes, runs: int, reference=None) -> dict:
         crops = np.stack([face_mod.crop_face(rgb, d, scorer.detector) for d in dets])  # the app's two passes
         t.append(time.perf_counter())
         scores = scorer.score_crops(crops)
+        t.append(time.perf_counter())
+        scorer.adults(crops, len(crops))  # beauty.age: its own small network per face
         t.append(time.perf_counter())
         [percentile(float(s)) for s in scores]
         t.append(time.perf_counter())
@@ -384,7 +386,7 @@ def report(res: dict) -> str:
     sref = st["reference"]["p50_ms"]
     lines += ["", f"| one photo ({st['faces']} face(s)), {res['runtime']} | p50 ms | p95 ms | p50 / ResNet50 |",
               "|---|---:|---:|---:|"]
-    for k in ("decode", "detect", "align_crop", "model", "percentile", "total"):
+    for k in ("decode", "detect", "align_crop", "model", "age_gate", "percentile", "total"):
         s = st[k]
         lines.append(f"| {k} | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | {s['p50_ms'] / sref:.3f} |")
     lines.append(f"| reference: ResNet50 (same loop) | {sref:.1f} | {st['reference']['p95_ms']:.1f} | 1 |")

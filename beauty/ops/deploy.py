@@ -210,7 +210,8 @@ def space_files(root: Path = ROOT, include_model: bool = True, model_repo: str |
         and p.relative_to(root / "beauty").parts[0] not in OFFLINE_PACKAGES
     )
     names += ["weights/face_detection_short_range.tflite", "weights/MODEL_CARD.md"]
-    names += ["weights/age_gate.npz", "weights/age_gate.json"]  # the under-18 check (beauty.age): never left out
+    names += ["weights/age_gate.npz", "weights/age_gate.json",  # the under-18 check (beauty.age): never left out
+              "weights/age_gate.tflite"]
     names += sorted(p.relative_to(root).as_posix() for p in (root / "examples").glob("*")  # the page's example
                     if p.is_file() and p.suffix in (".jpg", ".md"))  # photos (public domain) and their sources
     if include_model:
