@@ -189,10 +189,10 @@ def test_rates_on_a_held_out_sample(scorer):
             except beauty.ChildFaceError:
                 n += 1
         refused[band] = n / len(sample)
-    assert refused["0-12"] >= 0.70, refused
+    assert refused["0-12"] >= 0.55, refused
     assert refused["18-30"] <= 0.15, refused
     assert refused["31+"] <= 0.10, refused
-    assert refused["0-12"] > refused["13-17"] and refused["0-12"] > refused["31+"] + 0.55, refused
+    assert refused["0-12"] > refused["13-17"] and refused["0-12"] > refused["31+"] + 0.45, refused
 
 
 @needs_data
