@@ -35,14 +35,15 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> list[Path]:
-    """Face photos with clearly different scores (astronaut, its grayscale, a cropped one, dataset photos)."""
+    """Face photos with clearly different scores (astronaut, its grayscale, Biden, dataset photos)."""
     d = tmp_path_factory.mktemp("photos")
     cases = {c.name: c for c in hostile.build(include_dataset=False)}
     paths = []
-    for name in ("jpeg", "grayscale", "face_cut_10"):
+    for name in ("jpeg", "grayscale"):
         p = d / f"{name}-{cases[name].filename}"
         p.write_bytes(cases[name].data)
         paths.append(p)
+    paths.append(ROOT / "examples" / "biden.jpg")
     for name, data in hostile.dataset_photos(3):
         p = d / name
         p.write_bytes(data)
