@@ -356,6 +356,7 @@ def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, ext
         "  MEBeauty head): SCUT PC 0.9083, MAE 0.2136; MEBeauty val Pearson 0.503; capture-change SDs as low as with",
         "  both (sensor noise 0.099, unsharp mask 0.072, blur 0.091). So the augmentation buys the robustness and the",
         "  MEBeauty head the in-the-wild agreement (0.50 → 0.58), and the head also helps on SCUT (0.9083 → 0.9112).",
+        "  Weighting the MEBeauty head's loss 2 instead of 1: MEBeauty val 0.586, SCUT PC 0.9099: not better overall.",
         "- **Full int8** (weights and activations, post-training, 300 calibration crops) runs the network 3.7× faster",
         "  on LiteRT but moves PC from 0.9099 to 0.9001 (score noise SD 0.10): not used; dynamic-range int8 keeps PC",
         "  but is slower than float32 with XNNPACK.",
