@@ -102,10 +102,7 @@ class FaceDetector:
 
         def search(i):
             x0, y0, x1, y1 = wins[i]
-            # a big window is handed over every k-th pixel: MediaPipe samples it down to 128 px anyway,
-            # and copying a 1,200-px window cost more than detecting in it
-            k = max(1, max(x1 - x0, y1 - y0) // WINDOW_SIDE)
-            return [f for f in self._detect(rgb[y0:y1:k, x0:x1:k], (x0, y0), (x1 - x0, y1 - y0), i)
+            return [f for f in self._detect(rgb[y0:y1, x0:x1], (x0, y0), i)
                     if f.confidence >= min_confidence and _whole_in((x0, y0, x1, y1), f, (w, h))]
 
         if len(self._detectors) > 1 and len(wins) > 1:
@@ -118,14 +115,12 @@ class FaceDetector:
             parts = map(search, range(len(wins)))
         return [f for part in parts for f in part]
 
-    def _detect(self, rgb: np.ndarray, offset: tuple[int, int] = (0, 0), size: tuple[int, int] | None = None,
-                slot: int = 0) -> list[Detection]:
-        """Faces in `rgb`, in the coordinates of the picture it was cut from: `offset` is where it starts
-        there and `size` (w, h) how big it is there (when `rgb` is a subsampled window)."""
+    def _detect(self, rgb: np.ndarray, offset: tuple[int, int] = (0, 0), slot: int = 0) -> list[Detection]:
+        """Faces in `rgb`, in the coordinates of the picture it was cut from (`offset`: where it starts there),
+        by MediaPipe detector number `slot`."""
         import mediapipe as mp
 
         h, w = rgb.shape[:2]
-        sw, sh = size or (w, h)
         ox, oy = offset
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         slot %= len(self._detectors)
@@ -134,11 +129,10 @@ class FaceDetector:
         faces = []
         for d in result.detections:
             b = d.bounding_box
-            kp = [(k.x * sw + ox, k.y * sh + oy) for k in d.keypoints]
+            kp = [(k.x * w + ox, k.y * h + oy) for k in d.keypoints]
             e1, e2 = sorted(kp[:2])  # order by x so "right eye" is the one on the image's left
-            fx, fy = sw / w, sh / h
-            box = (float(b.origin_x * fx + ox), float(b.origin_y * fy + oy),
-                   float((b.origin_x + b.width) * fx + ox), float((b.origin_y + b.height) * fy + oy))
+            box = (float(b.origin_x + ox), float(b.origin_y + oy),
+                   float(b.origin_x + ox + b.width), float(b.origin_y + oy + b.height))
             faces.append(Detection(box, e1, e2, float(d.categories[0].score), tuple(kp)))
         return faces
 
@@ -184,7 +178,6 @@ SMALL_FACE = 0.25  # faces narrower than this share of the picture's long side t
 # to faces the full frame found, its detections need this confidence (true faces found only in windows:
 # 5th percentile 0.80, lowest 0.58; a spacesuit's badge beside the astronaut's face in a webcam frame: 0.60).
 WINDOW_CONFIDENCE = 0.65
-WINDOW_SIDE = 512  # windows longer than this are subsampled to at most about this size (see _windowed)
 
 
 def windows(h: int, w: int) -> list[tuple[int, int, int, int]]:

@@ -163,9 +163,8 @@ def test_every_face_of_a_group_is_found_even_rolled_45_degrees(detector, layout)
 
 
 def test_window_search_in_parallel_and_on_big_photos_finds_the_same_faces(detector):
-    """Two MediaPipe detectors search the windows side by side: same faces as one detector in turn. A big
-    photo's windows are subsampled before detection: the group blown up 2.5 times (windows over 1,000 px)
-    still gives all six faces, at the same places."""
+    """Two MediaPipe detectors search the windows side by side: same faces as one detector in turn; the group
+    blown up 2.5 times (windows over 1,000 px) still gives all six faces, at the same places."""
     scene, centres = group_scene(_heads(detector), "grid")
     one = FaceDetector(workers=1)
     try:
