@@ -101,13 +101,10 @@ def save_weights(model, path: str | Path = GATE_PATH) -> Path:
 
 def load_keras(path: str | Path = GATE_PATH, size: int = INPUT_SIZE):
     """The Keras gate network filled from the .npz."""
+    from .model import fill_from_npz
+
     net = build_net(size)
-    with np.load(path, allow_pickle=False) as arrays:
-        missing = [v.path for v in net.weights if v.path not in arrays.files]
-        if missing:
-            raise ValueError(f"{Path(path).name} does not match the age gate network: missing {missing[:3]}")
-        for v in net.weights:
-            v.assign(arrays[v.path].astype(v.dtype))
+    fill_from_npz(net, path, "the age gate network")
     return net
 
 

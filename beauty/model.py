@@ -64,14 +64,21 @@ def load_model(path: str | os.PathLike = DEFAULT_MODEL):
     path = Path(path)
     cfg = json.loads(path.with_suffix(".json").read_text())
     model = build_regressor(cfg["backbone"], cfg["image_size"], imagenet=None, dropout=cfg.get("dropout", 0.2))
-    with np.load(path, allow_pickle=False) as arrays:
-        missing = [v.path for v in model.weights if v.path not in arrays.files]
-        if missing:
-            raise ValueError(f"{path.name} does not match the {cfg['backbone']} model: missing {missing[:3]}")
-        for v in model.weights:
-            v.assign(arrays[v.path].astype(v.dtype))
+    fill_from_npz(model, path, f"the {cfg['backbone']} model")
     model.beauty_config = cfg
     return model
+
+
+def fill_from_npz(net, path: str | os.PathLike, what: str) -> None:
+    """Assign every weight of a built Keras network from an .npz keyed by variable path (allow_pickle=False);
+    ValueError naming `what` when the file lacks some of them."""
+    path = Path(path)
+    with np.load(path, allow_pickle=False) as arrays:
+        missing = [v.path for v in net.weights if v.path not in arrays.files]
+        if missing:
+            raise ValueError(f"{path.name} does not match {what}: missing {missing[:3]}")
+        for v in net.weights:
+            v.assign(arrays[v.path].astype(v.dtype))
 
 
 def predict(model, crops: np.ndarray, flip_tta: bool = True, batch_size: int = 32, features: bool = False):

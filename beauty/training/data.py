@@ -145,33 +145,52 @@ def face_crops(root: Path, names: list[str], cache_dir: str | os.PathLike | None
         print(f"face_crops: {cache.name} no longer matches the pipeline; rebuilding it")
     out = _make_crops(root, names, raw)
     if cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, out)
-        os.replace(tmp, cache)  # atomic: an interrupted run never leaves a truncated cache behind
+        _write_atomic(cache, lambda tmp: np.save(tmp, out))
     return out
 
 
-def _make_crops(root: Path, names: list[str], raw: bool) -> np.ndarray:
+def _write_atomic(cache: Path, save) -> None:
+    """`save(tmp)` beside `cache`, then renamed onto it: an interrupted run never leaves a truncated cache behind."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp{cache.suffix}")
+    save(tmp)
+    os.replace(tmp, cache)
+
+
+def _largest_faces(paths: list) -> tuple[np.ndarray, np.ndarray]:
+    """Exactly the app's path (largest face, aligned and refined) for each photo: (crops, found)."""
     from ..errors import BeautyError
     from ..face import CROP_SIZE, FaceDetector, find_faces
     from ..image import load_image
 
-    out = np.empty((len(names), CROP_SIZE, CROP_SIZE, 3), np.uint8)
-    detector = None if raw else FaceDetector()
+    crops = np.zeros((len(paths), CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    found = np.zeros(len(paths), bool)
+    detector = FaceDetector()
     try:
-        for i, name in enumerate(names):
-            rgb = load_image(root / "Images" / name)
-            if raw:
-                out[i] = rgb if rgb.shape[:2] == (CROP_SIZE, CROP_SIZE) else _resize(rgb, CROP_SIZE)
-                continue
-            try:  # exactly the app's path: largest face, aligned and refined
-                out[i] = find_faces(rgb, detector)[0][1]
-            except BeautyError:  # never happens on SCUT (5,500/5,500 detected, none cut); keep the photo as it is
-                out[i] = _resize(rgb, CROP_SIZE)
+        for i, p in enumerate(paths):
+            try:
+                crops[i], found[i] = find_faces(load_image(p), detector)[0][1], True
+            except BeautyError:
+                pass
     finally:
-        if detector is not None:
-            detector.close()
+        detector.close()
+    return crops, found
+
+
+def _make_crops(root: Path, names: list[str], raw: bool) -> np.ndarray:
+    from ..face import CROP_SIZE
+    from ..image import load_image
+
+    paths = [root / "Images" / name for name in names]
+    if raw:
+        out = np.empty((len(names), CROP_SIZE, CROP_SIZE, 3), np.uint8)
+        for i, p in enumerate(paths):
+            rgb = load_image(p)
+            out[i] = rgb if rgb.shape[:2] == (CROP_SIZE, CROP_SIZE) else _resize(rgb, CROP_SIZE)
+        return out
+    out, found = _largest_faces(paths)
+    for i in np.flatnonzero(~found):  # never happens on SCUT (5,500/5,500 detected, none cut): the photo as it is
+        out[i] = _resize(load_image(paths[i]), CROP_SIZE)
     return out
 
 
@@ -187,10 +206,6 @@ def photo_crops(paths: list, cache_dir: str | os.PathLike | None = "auto") -> tu
     For photo collections outside SCUT-FBP5500 (MEBeauty-dev): exactly the app's path, cached like
     `face_crops` (key: the file names and `pipeline_fingerprint()`).
     """
-    from ..errors import BeautyError
-    from ..face import CROP_SIZE, FaceDetector, find_faces
-    from ..image import load_image
-
     if cache_dir == "auto":
         cache_dir = default_cache_dir()
     key = hashlib.sha256(repr(([Path(p).name for p in paths], pipeline_fingerprint())).encode()).hexdigest()[:16]
@@ -198,20 +213,7 @@ def photo_crops(paths: list, cache_dir: str | os.PathLike | None = "auto") -> tu
     if cache and cache.exists():
         with np.load(cache) as z:
             return z["crops"], z["ok"]
-    crops = np.zeros((len(paths), CROP_SIZE, CROP_SIZE, 3), np.uint8)
-    ok = np.zeros(len(paths), bool)
-    detector = FaceDetector()
-    try:
-        for i, p in enumerate(paths):
-            try:
-                crops[i], ok[i] = find_faces(load_image(p), detector)[0][1], True
-            except BeautyError:
-                pass
-    finally:
-        detector.close()
+    crops, ok = _largest_faces(paths)
     if cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, crops=crops, ok=ok)
-        os.replace(tmp, cache)
+        _write_atomic(cache, lambda tmp: np.savez(tmp, crops=crops, ok=ok))
     return crops, ok
