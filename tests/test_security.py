@@ -387,7 +387,9 @@ def test_finding_3_inputs_are_not_kept(server):
     warm = batch(2)  # the first large requests grow the allocator's pools, then memory levels off
     after = batch(4)
     print(f"\nRSS {warm:.0f} -> {after:.0f} MB over 48 more sessions that sent a 3.9 MB input each")
-    assert after - warm < 60, f"RSS grew {after - warm:.0f} MB for 48 x 3.9 MB inputs (kept: ~190 MB)"
+    # kept, they would add ~190 MB; what remains is the allocator's noise (5-47 MB over 10 runs here, 77 once in CI
+    # before the server fixed glibc's mmap threshold), so the bound is half of what keeping them would cost
+    assert after - warm < 95, f"RSS grew {after - warm:.0f} MB for 48 x 3.9 MB inputs (kept: ~190 MB)"
     r = httpx.get(server.url + "gradio_api/deep_link", params={"session_hash": sessions[0]})
     assert r.status_code == 404 and "base64" not in r.text
     assert not (server.temp_dir / "deep_links").exists()
