@@ -27,7 +27,7 @@ __all__ = ["load_scorer", "Scorer", "Result", "FaceScore", "BeautyError", "Child
 
 
 def __getattr__(name):
-    # The pipeline pulls in OpenCV and MediaPipe: imported on first use, so `python -m beauty --help` stays instant.
+    # The pipeline pulls in OpenCV and LiteRT: imported on first use, so `python -m beauty --help` stays instant.
     if name in ("load_scorer", "Scorer", "Result", "FaceScore"):
         from . import pipeline
 

@@ -92,7 +92,6 @@ def expand_inputs(paths: list[str]) -> list[Path]:
 def run_score(args) -> int:
     from .errors import BeautyError
     from .pipeline import load_scorer
-    from .runtime import quiet_native_stderr
 
     files = expand_inputs(args.photos)
     if not files:
@@ -131,8 +130,7 @@ def run_score(args) -> int:
                     print(f"{f}\tface {fs.index}/{len(result.faces)}\tscore {fs.score:.2f}{likely}"
                           f"\tpercentile {fs.percentile:.1f}{note}", flush=True)
     finally:
-        with quiet_native_stderr(not args.verbose):
-            scorer.detector.close()  # explicit close: MediaPipe's __del__ at exit prints a traceback otherwise
+        scorer.detector.close()
 
     if args.json:
         doc = {

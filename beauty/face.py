@@ -1,4 +1,4 @@
-"""Find faces with MediaPipe and crop each one the way SCUT-FBP5500 photos are framed.
+"""Find faces with MediaPipe's face detector and crop each one the way SCUT-FBP5500 photos are framed.
 
 The model only ever saw SCUT-FBP5500 photos: 350×350, roughly frontal, eyes
 level, the face filling a fixed share of the frame. A selfie in a larger scene
@@ -11,10 +11,6 @@ Training crops go through `crop_face` too, so train and app see the same thing.
 
 from __future__ import annotations
 
-import sys
-import threading
-import types
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +26,7 @@ DETECTOR_PATH = Path(__file__).resolve().parent.parent / "weights" / "face_detec
 # eye-midpoint position and inter-ocular distance (medians over the dataset).
 # Measured by tools/measure_framing.py; see README "Training and evaluation".
 FRAMING = {"eye_x": 0.507, "eye_y": 0.460, "eye_dist": 0.253}
-PIPELINE_VERSION = 3  # bump when crops change, so cached training crops are rebuilt
+PIPELINE_VERSION = 4  # bump when crops change, so cached training crops are rebuilt (4: the detector on LiteRT)
 
 
 @dataclass
@@ -51,28 +47,17 @@ class Detection:
 
 
 class FaceDetector:
-    """MediaPipe Tasks face detector (short range, bundled model). Thread-safe.
+    """The MediaPipe short-range face detector (BlazeFace, bundled model) on LiteRT (beauty.blazeface).
+    Thread-safe.
 
-    `workers` MediaPipe detectors (2, the CPU count of a free Space) search the extra windows of
-    one picture side by side; MediaPipe releases the GIL while it runs. A picture without a small
-    face uses only the first.
+    Each call to `detect` makes one network call for the whole picture and, when it holds no big
+    face, one more for all the extra windows together.
     """
 
-    def __init__(self, model_path: str | Path = DETECTOR_PATH, min_confidence: float = 0.5, workers: int = 2):
-        _mediapipe_without_tensorflow()
-        from mediapipe.tasks.python import BaseOptions
-        from mediapipe.tasks.python.vision import FaceDetector as _MPDetector, FaceDetectorOptions
+    def __init__(self, model_path: str | Path = DETECTOR_PATH, min_confidence: float = 0.5):
+        from .blazeface import BlazeFace
 
-        options = FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_buffer=Path(model_path).read_bytes()),
-            min_detection_confidence=min_confidence,
-        )
-        self._detectors = [_MPDetector.create_from_options(options) for _ in range(max(1, workers))]
-        self._locks = [threading.Lock() for _ in self._detectors]
-        self._pool = None  # ThreadPoolExecutor for the windows, made on first use
-        # close before interpreter teardown: MediaPipe's own __del__ then prints a traceback to stderr
-        for d in self._detectors:
-            weakref.finalize(self, _close_quietly, d)
+        self._net = BlazeFace(model_path, min_confidence)
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """All faces, largest first.
@@ -99,71 +84,26 @@ class FaceDetector:
     def _windowed(self, rgb: np.ndarray, min_confidence: float = 0.0) -> list[Detection]:
         h, w = rgb.shape[:2]
         wins = windows(h, w)
+        found = self._net.detect([rgb[y0:y1, x0:x1] for x0, y0, x1, y1 in wins])
+        return [f for (x0, y0, x1, y1), part in zip(wins, found) for f in _detections(part, (x0, y0))
+                if f.confidence >= min_confidence and _whole_in((x0, y0, x1, y1), f, (w, h))]
 
-        def search(i):
-            x0, y0, x1, y1 = wins[i]
-            return [f for f in self._detect(rgb[y0:y1, x0:x1], (x0, y0), i)
-                    if f.confidence >= min_confidence and _whole_in((x0, y0, x1, y1), f, (w, h))]
-
-        if len(self._detectors) > 1 and len(wins) > 1:
-            if self._pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._pool = ThreadPoolExecutor(len(self._detectors), thread_name_prefix="face-windows")
-            parts = self._pool.map(search, range(len(wins)))
-        else:
-            parts = map(search, range(len(wins)))
-        return [f for part in parts for f in part]
-
-    def _detect(self, rgb: np.ndarray, offset: tuple[int, int] = (0, 0), slot: int = 0) -> list[Detection]:
-        """Faces in `rgb`, in the coordinates of the picture it was cut from (`offset`: where it starts there),
-        by MediaPipe detector number `slot`."""
-        import mediapipe as mp
-
-        h, w = rgb.shape[:2]
-        ox, oy = offset
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        slot %= len(self._detectors)
-        with self._locks[slot]:
-            result = self._detectors[slot].detect(image)
-        faces = []
-        for d in result.detections:
-            b = d.bounding_box
-            kp = [(k.x * w + ox, k.y * h + oy) for k in d.keypoints]
-            e1, e2 = sorted(kp[:2])  # order by x so "right eye" is the one on the image's left
-            box = (float(b.origin_x + ox), float(b.origin_y + oy),
-                   float(b.origin_x + ox + b.width), float(b.origin_y + oy + b.height))
-            faces.append(Detection(box, e1, e2, float(d.categories[0].score), tuple(kp)))
-        return faces
+    def _detect(self, rgb: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[Detection]:
+        """Faces in `rgb`, in the coordinates of the picture it was cut from (`offset`: where it starts there)."""
+        return _detections(self._net.detect([rgb])[0], offset)
 
     def close(self):
-        for d in self._detectors:
-            _close_quietly(d)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        """Nothing to release (kept so callers can close a detector whichever engine runs it)."""
 
 
-def _mediapipe_without_tensorflow() -> None:
-    """Keep MediaPipe Tasks from importing TensorFlow (seconds of start-up, hundreds of MB).
-
-    mediapipe.tasks imports TensorFlow, when it is installed, only for a documentation
-    decorator (mediapipe/tasks/python/core/optional_dependencies.py); without TensorFlow
-    it uses a no-op instead. That fallback is installed here, before MediaPipe loads.
-    """
-    name = "mediapipe.tasks.python.core.optional_dependencies"
-    if name in sys.modules or "tensorflow" in sys.modules:
-        return
-    mod = types.ModuleType(name, "MediaPipe's optional TensorFlow docs decorator, as a no-op (see beauty.face).")
-    mod.doc_controls = types.SimpleNamespace(do_not_generate_docs=lambda obj: obj)
-    sys.modules[name] = mod
-
-
-def _close_quietly(mp_detector):
-    """Close a MediaPipe detector; at interpreter exit its executor is already gone, so just drop the handle."""
-    try:
-        mp_detector.close()
-    except Exception:  # noqa: BLE001 - whatever a half-torn-down MediaPipe raises
-        mp_detector._handle = None  # the process is ending and frees it; keeps MediaPipe's __del__ silent
+def _detections(found, offset: tuple[int, int]) -> list[Detection]:
+    ox, oy = offset
+    out = []
+    for (x0, y0, x1, y1), kp, score in found:
+        kp = [(float(x) + ox, float(y) + oy) for x, y in kp]
+        e1, e2 = sorted(kp[:2])  # order by x so "right eye" is the one on the image's left
+        out.append(Detection((x0 + ox, y0 + oy, x1 + ox, y1 + oy), e1, e2, score, tuple(kp)))
+    return out
 
 
 def _iou(a, b) -> float:

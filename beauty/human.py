@@ -15,8 +15,9 @@ Two checks on the aligned crop, both measured (tools/measure_human.py, README "R
 
 Measured refusals of real photos: 0 of the 5,500 SCUT-FBP5500 photos; 1 of the 226 faces of the
 223 MEBeauty validation photos (a close-up whose forehead is cut off by the border; two more refused
-"faces" there were the detector's mistakes, an earring and a blurred background); 1 of 3,200
-age-labelled face chips (a half face on a smeared, padded border).
+"faces" there were the detector's mistakes, an earring and a blurred background); 2 of 3,200
+age-labelled face chips (a half face on a smeared, padded border; a chip cut at the eyebrows, with
+glasses). The same with SCALE_STEP 1.1, but for which cut-off chip with glasses is refused.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ MAX_FLAT = 0.3  # share of exactly flat 3x3 neighbourhoods in the face area; pho
 MIN_WEIGHT = 1.0  # Haar stage weight a looser cascade ("default", "profile") must reach
 MIN_CONFIDENCE = 0.75  # ... and the face detector's confidence, for a face only a looser cascade confirms
 SIDES = (160, 224)  # crop sizes the cascades look at (the face is ~3/8..7/8 of the side)
+# Haar scale step. 1.2 instead of OpenCV's usual 1.1: 2.6x cheaper (2.0 against 5.3 ms per SCUT-FBP5500 crop)
+# with the same decisions on a fifth of SCUT-FBP5500 (all confirmed) and on the cat (refused in every framing).
+SCALE_STEP = 1.2
 
 _local = threading.local()  # cv2.CascadeClassifier is not documented thread-safe: one set per thread
 
@@ -56,7 +60,7 @@ def flatness(crop: np.ndarray) -> float:
 def _weight(gray: np.ndarray, cascade) -> float | None:
     """Best stage weight of a detection centred where the aligned crop puts the face, or None."""
     side = gray.shape[0]
-    boxes, _, weights = cascade.detectMultiScale3(gray, scaleFactor=1.1, minNeighbors=0,
+    boxes, _, weights = cascade.detectMultiScale3(gray, scaleFactor=SCALE_STEP, minNeighbors=0,
                                                   minSize=(side * 3 // 8,) * 2, maxSize=(side * 7 // 8,) * 2,
                                                   outputRejectLevels=True)
     best = None

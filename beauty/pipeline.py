@@ -164,7 +164,7 @@ class Scorer:
         Yields (src, Result) or (src, BeautyError) in input order: a file that cannot be
         read or has no face yields its error and the others are still scored. A thread reads
         and crops up to `ahead` images ahead, so on two cores finding the next faces overlaps
-        the model call for the last ones (decoding, MediaPipe, OpenCV and LiteRT release the GIL):
+        the model call for the last ones (decoding, OpenCV and LiteRT release the GIL):
         61 SCUT-FBP5500 photos, 22.3 -> 18.7 ms each with 32 ahead (8 ahead: 21.6). Each image
         waiting ahead is held decoded (at most MAX_SIDE² pixels).
         """

@@ -72,7 +72,7 @@ def test_resize_is_tensorflows_to_the_bit(lite_model, keras_model, real_crops):
     got = np.zeros((2 * len(x), s, s, 3), np.float32)
     for i in range(len(x)):
         lite_model.resize(x[i], got[i], got[len(x) + i])
-    assert np.abs(got - want).max() <= 1e-4  # measured: 0 (same products in the same order)
+    assert np.abs(got - want).max() <= 1e-4  # measured: 0 for the crop (same products in the same order), 3e-5 for its mirror
 
 
 def test_a_batch_scores_like_single_calls(lite_model, real_crops):

@@ -104,15 +104,16 @@ def default_cache_dir() -> Path:
 def pipeline_fingerprint(raw: bool = False) -> str:
     """A hash of everything that decides a crop's pixels besides the code: framing constants, crop size,
     PIPELINE_VERSION, the detector file and the decoder/detector/warp library versions."""
+    from importlib.metadata import version
+
     import cv2
-    import mediapipe
     import PIL
 
     from ..face import CROP_SIZE, DETECTOR_PATH, FRAMING, PIPELINE_VERSION
 
     h = hashlib.sha256()
     h.update(repr((sorted(FRAMING.items()), CROP_SIZE, PIPELINE_VERSION, raw, cv2.__version__,
-                   mediapipe.__version__, PIL.__version__)).encode())
+                   version("ai-edge-litert"), PIL.__version__)).encode())
     if not raw:
         h.update(DETECTOR_PATH.read_bytes())
     return h.hexdigest()
