@@ -100,16 +100,23 @@ def test_photo_effects_table_is_current_and_verified():
     from beauty.face import PIPELINE_VERSION
 
     assert effects["pipeline_version"] == PIPELINE_VERSION, "the face crops changed: re-run " + effects["command"]
-    assert effects["photos"]["measured"] >= 150 and effects["photos"]["held_out"] >= 150
+    assert effects["photos"]["measured"] >= 400 and effects["photos"]["held_out"] >= 400
     for factor in effects["factors"].values():
-        assert len(factor["levels"]) >= 2 and all(lv["n"] >= 50 for lv in factor["levels"])  # faces still found
-    # what the page says, applied to held-out photos. The less the model reacts to how a photo was taken, the fewer
-    # lines qualify: 50+ for the stage-1 weights, 20 (all "face small in the frame" caveats) for the shipped ones
-    v = effects["verification"]
-    assert v["tips"]["shown"] + v["caveats"]["shown"] >= 15 and v["all_lines_rate"] >= 0.75, v
-    for kind in ("tips", "caveats"):
+        assert len(factor["levels"]) >= 2 and all(lv["n"] >= 100 for lv in factor["levels"])  # faces still found
+    # what the page says, applied to held-out photos: a kind of line is shown only with thresholds that were right
+    # >= 85 % of the time in cross-checks within the measured half, and then must hold >= 75 % on the held-out half.
+    # The less the model reacts to how a photo was taken, the fewer lines qualify: 50+ for the stage-1 weights; for
+    # the shipped ones none on 400 measured photos (the best caveat thresholds: 84 % on 106 lines; at 80 % the
+    # lines held for 71 % of held-out photos, and on 200 measured photos 20 lines held for 68-75 %)
+    v, th = effects["verification"], effects["thresholds"]
+    assert th["target_precision"] >= 0.85
+    for kind, key in (("tips", "tip"), ("caveats", "caveat")):
+        assert (th[key] is None) == (v[kind]["shown"] == 0), (kind, th[key], v[kind])
         assert v[kind]["shown"] == 0 or v[kind]["rate"] >= 0.75, (kind, v[kind])
-    assert v["unchanged_photos_with_a_tip"] == 0
+        if th[key] is None:  # no thresholds qualified: every candidate in the grid missed the target precision
+            assert all(g["precision"] < th["target_precision"] or g["off_target"] > th["max_off_target"]
+                       for g in th["grid"][key]), key
+    assert v["unchanged_photos_with_a_tip"] == 0 and v["cases"] >= 1000
 
 
 def test_shot_line_names_what_differed(scorer, astronaut_rgb):
@@ -188,11 +195,14 @@ def test_lines_hold_on_held_out_photos(scorer):
     """A fresh draw of changes on the 200 held-out photos (the table's own check used other draws)."""
     from tools import measure_photo_effects as measure
 
-    _, held_out = measure.pick_photos(dataset_root(), 400)
-    v = measure.verify(measure.Runner(scorer), dataset_root(), held_out, explain.load_effects(), seed=1, draws=3)
+    effects = explain.load_effects()
+    _, held_out = measure.pick_photos(dataset_root(), effects["photos"]["measured"] + effects["photos"]["held_out"])
+    v = measure.verify(measure.Runner(scorer), dataset_root(), held_out[::2], effects, seed=1, draws=3)
     shown = v["tips"]["shown"] + v["caveats"]["shown"]
     moved = v["tips"]["moved_as_said"] + v["caveats"]["moved_as_said"]
-    print(f"\nlines on 200 held-out photos, fresh changes: {moved}/{shown} moved the score as said")
-    # the shipped weights react little to the photo, so few lines qualify (about 6 per 200 changed photos, 20 in
-    # the table's own check at 75 %); on so few lines the rate's sampling SD is about 0.1, hence 0.7 here
-    assert shown >= 10 and moved / shown >= 0.7, {k: v[k] for k in v if k != "details"}
+    print(f"\nlines on {len(held_out[::2])} held-out photos, fresh changes: {moved}/{shown} moved the score as said")
+    assert v["cases"] >= 500 and v["unchanged_photos_with_a_tip"] == 0
+    if effects["thresholds"]["tip"] is None and effects["thresholds"]["caveat"] is None:
+        assert shown == 0  # the shipped weights: no kind of line qualified, and none may appear
+    else:  # sampling SD of the rate on ~20 lines is about 0.1, hence 0.7 for this fresh draw
+        assert shown >= 10 and moved / shown >= 0.7, {k: v[k] for k in v if k != "details"}

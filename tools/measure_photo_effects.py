@@ -1,6 +1,6 @@
 """Measure how the score moves when a photo is taken differently, and write beauty/photo_effects.json.
 
-    SCUT_FBP5500_DIR=../shared/SCUT-FBP5500_v2 python -m tools.measure_photo_effects --photos 400
+    SCUT_FBP5500_DIR=../shared/SCUT-FBP5500_v2 python -m tools.measure_photo_effects --photos 800
 
 Photos: `--photos` images of the official 60/40 test split (every k-th of the sorted
 list), never seen in training. Alternate photos form two halves: the *measure* half
@@ -414,7 +414,7 @@ def cache_key(scorer, names: list[str]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", help="SCUT-FBP5500_v2 folder (default $SCUT_FBP5500_DIR)")
-    ap.add_argument("--photos", type=int, default=400, help="test photos in all, half measured, half held out")
+    ap.add_argument("--photos", type=int, default=800, help="test photos in all, half measured, half held out")
     ap.add_argument("--out", default=str(ROOT / "beauty" / "photo_effects.json"))
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "photo_effects"), help="per-photo measurements")
     ap.add_argument("--details", help="also write every held-out case to this JSON file")

@@ -26,14 +26,21 @@ def about() -> str:
         v = eff["verification"]
         n_lines = v["tips"]["shown"] + v["caveats"]["shown"]
         ok = v["tips"]["moved_as_said"] + v["caveats"]["moved_as_said"]
+        measured = eff["photos"]["measured"]
         checked = (f" On {eff['photos']['held_out']} other test photos, changed at random, {ok} of the "
-                   f"{n_lines} lines shown ({ok / max(n_lines, 1):.0%}) moved the score the way they said.")
+                   f"{n_lines} lines shown ({ok / max(n_lines, 1):.0%}) moved the score the way they said."
+                   if n_lines else "")
         no_tips = eff["thresholds"].get("tip") is None
+        no_lines = no_tips and eff["thresholds"].get("caveat") is None
     except (OSError, KeyError):
-        checked, no_tips = "", False
+        checked, no_tips, no_lines, measured = "", False, False, 200
     found = (" For this model the measurements found no change of light, face size, sharpness or tilt that "
              "reliably raises a score: worse photos pull scores towards the middle, and on average up, so you "
              "will mostly see the second kind.") if no_tips else ""
+    if no_lines:
+        found = (" For the shipped model no line passes: it was trained to give the same score whatever the "
+                 "camera, and the changes move its scores little (by 0.00–0.07 on average) and not the "
+                 "same way often enough, so the page shows none rather than guess.")
     return f"""
 **Why this score? (the map).** The button greys out each 70-pixel square of the scored face crop in
 turn (a 6 × 6 grid of overlapping squares) and scores every greyed copy with the same model and
@@ -43,7 +50,7 @@ it; blue marks squares whose removal raised it. The map shows what *this model* 
 (squares, not pixels), the effects of squares do not add up exactly, and red on hair, background or
 shadows means the model uses them too — a limit of the model, not a fact about the face.
 
-**Photo lines.** They come from measurements on this model, not from rules of thumb: 200 test
+**Photo lines.** They come from measurements on this model, not from rules of thumb: {measured} test
 photos of SCUT-FBP5500 were darkened, brightened, lit from one side, tilted, shrunk and blurred, and
 every changed photo was scored. A photo outside the range of the dataset's photos in one of these
 ways gets a line only when, for photos like it (changed the same way and scoring about as high), the
