@@ -36,6 +36,7 @@ GATE_PATH = Path(__file__).resolve().parent.parent / "weights" / "age_gate.npz"
 REFUSAL = "This app only rates adults; this face looks younger than 18, so it was not scored."
 NOT_RATED = "looks under 18: not rated"  # the per-face note in a group photo
 INPUT_SIZE = 112  # px: the crop is shrunk to this before the network
+FACE_CENTRE = (0.5, 0.52)  # where the face's middle sits in an aligned crop (beauty.face.FRAMING), x and y
 CUT = "features_13_add"  # the last MobileNetV2 layer kept (block 13: 96 channels at stride 16)
 HEAD_WIDTH = 384
 META_CONFIG = "beauty_age_gate"  # .tflite metadata: JSON with source_sha256, input_size
@@ -55,8 +56,17 @@ def lite_path(path: str | Path = GATE_PATH) -> Path:
     return Path(path).with_suffix(".tflite")
 
 
-def shrink(crops: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
-    """N×S×S×3 crops (uint8 or float, 0..255) -> N×size×size×3 float32, area-averaged (cv2 INTER_AREA)."""
+def window(side: int, fraction: float = 1.0) -> tuple[int, int, int]:
+    """(x0, y0, width) of the square the gate reads from a side×side aligned crop: `fraction` of the side,
+    centred on the face (FACE_CENTRE), moved inside the crop where needed."""
+    w = int(round(side * fraction))
+    x0, y0 = (int(round(c * side - w / 2)) for c in FACE_CENTRE)
+    return min(max(x0, 0), side - w), min(max(y0, 0), side - w), w
+
+
+def shrink(crops: np.ndarray, size: int = INPUT_SIZE, fraction: float = 1.0) -> np.ndarray:
+    """N×S×S×3 crops (uint8 or float, 0..255) -> N×size×size×3 float32: the central `fraction` of the crop
+    (`window`), area-averaged (cv2 INTER_AREA)."""
     import cv2
 
     x = np.asarray(crops)
@@ -64,7 +74,9 @@ def shrink(crops: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
         x = x[None]
     out = np.empty((len(x), size, size, 3), np.float32)
     for i, c in enumerate(x):
-        out[i] = c if c.shape[0] == size else cv2.resize(np.asarray(c), (size, size), interpolation=cv2.INTER_AREA)
+        x0, y0, w = window(c.shape[0], fraction)
+        c = np.asarray(c)[y0:y0 + w, x0:x0 + w]
+        out[i] = c if w == size else cv2.resize(np.ascontiguousarray(c), (size, size), interpolation=cv2.INTER_AREA)
     return out
 
 
@@ -162,10 +174,11 @@ class AgeGate:
     run: object = field(repr=False)  # float32 N×size×size×3 -> N logits
     size: int = INPUT_SIZE
     config: dict = field(default_factory=dict, repr=False)  # everything in the .json (measured rates, ...)
+    fraction: float = 1.0  # share of the aligned crop's side the network reads (`window`)
 
     def logit(self, crops: np.ndarray) -> np.ndarray:
         """The minor logit of N aligned face crops (N×350×350×3, 0..255)."""
-        x = shrink(crops, self.size)
+        x = shrink(crops, self.size, self.fraction)
         return self.run(x) if len(x) else np.zeros(0)
 
     def probability(self, crops: np.ndarray) -> np.ndarray:
@@ -197,7 +210,7 @@ def load(path: str | Path = GATE_PATH, runtime: str = "lite") -> AgeGate:
             log.warning("age gate: %s; using its Keras model instead", e)
     if run is None:
         runtime, run = "keras", _Keras(path, size)
-    return AgeGate(float(cfg["threshold"]), runtime, run, size, cfg)
+    return AgeGate(float(cfg["threshold"]), runtime, run, size, cfg, float(cfg.get("crop_fraction", 1.0)))
 
 
 def for_runtime(runtime: str, path: str | Path = GATE_PATH) -> AgeGate | None:

@@ -53,6 +53,7 @@ CALIB_FOLDS = (0, 1)  # dev folds kept out of training to choose the threshold
 LIMITS = {"18-30": 0.94, "31+": 0.985, "scut_calib": 0.01, "meb_calib": 0.015}  # scored >= / refused <=
 FROZEN = ("features_0_", "features_1_", "features_2_", "features_3_")  # low-level ImageNet blocks kept as they are
 GROUP_SHARES = (0.5, 0.35, 0.15)  # loss shares: age-dev minors, age-dev adults, SCUT/MEBeauty adults
+CROP_FRACTION = 1.0  # share of the aligned crop's side the gate reads
 IMAGENET = HERE.parent.parent / "weights" / "imagenet" / "mobilenet_v2_torchvision.weights.h5"
 
 
@@ -64,10 +65,10 @@ def pad(rgb: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_REPLICATE)
 
 
-def faces_of(items, every_face: bool, size: int):
-    """(keys, N×size×size×3 uint8) through the app's detector and aligner: the largest face, or every face (up to 8)."""
-    import cv2
-
+def faces_of(items, every_face: bool, size: int, fraction: float = 1.0):
+    """(keys, N×size×size×3 uint8) through the app's detector and aligner: the largest face, or every face (up to 8),
+    shrunk as the gate shrinks them (`beauty.age.shrink`)."""
+    from ..age import shrink
     from ..errors import BeautyError
     from ..face import FaceDetector, find_faces
     from ..image import load_image
@@ -82,21 +83,22 @@ def faces_of(items, every_face: bool, size: int):
                 continue
             for j, (_, c) in enumerate(found):
                 keys.append((key, j + 1))
-                crops.append(cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA))  # as beauty.age.shrink
+                crops.append(shrink(c, size, fraction)[0].astype(np.uint8))
     finally:
         det.close()
     return keys, np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
 
 
-def cached(cache: Path, name: str, make_items, every_face: bool, size: int):
-    """(keys, uint8 crops) of a data set, computed once (keyed by the face pipeline's version and the size)."""
+def cached(cache: Path, name: str, make_items, every_face: bool, size: int, fraction: float = 1.0):
+    """(keys, uint8 crops) of a data set, computed once (keyed by the face pipeline's version, the size and the
+    share of the crop read)."""
     from ..face import PIPELINE_VERSION
 
-    stem = cache / f"{name}-v{PIPELINE_VERSION}-{size}"
+    stem = cache / (f"{name}-v{PIPELINE_VERSION}-{size}" + (f"-f{round(fraction * 100)}" if fraction != 1 else ""))
     f, k = stem.with_suffix(".npy"), stem.with_suffix(".json")
     if f.exists() and k.exists():
         return [tuple(x) for x in json.loads(k.read_text())], np.load(f)
-    keys, crops = faces_of(make_items(), every_face, size)
+    keys, crops = faces_of(make_items(), every_face, size, fraction)
     cache.mkdir(parents=True, exist_ok=True)
     np.save(f, crops)
     k.write_text(json.dumps([list(x) for x in keys]))
@@ -341,6 +343,8 @@ def main(argv=None) -> int:
     ap.add_argument("--shares", type=float, nargs=3, default=GROUP_SHARES,
                     help="loss shares of age-dev minors, age-dev adults, SCUT/MEBeauty adults")
     ap.add_argument("--age-weight", type=float, default=1.0, help="weight of the auxiliary age loss")
+    ap.add_argument("--crop-fraction", type=float, default=CROP_FRACTION,
+                    help="share of the aligned crop's side the network reads, centred on the face (beauty.age.window)")
     ap.add_argument("--out", default=None, help="where to write the gate (default: weights/age_gate.npz)")
     ap.add_argument("--skip-train", action="store_true", help="keep the .npz there and only calibrate, export, measure")
     ap.add_argument("--skip-app", action="store_true", help="do not measure through the app's Scorer")
@@ -349,12 +353,12 @@ def main(argv=None) -> int:
     from ..age import GATE_PATH, INPUT_SIZE, load_keras, save_weights
 
     out = Path(args.out or GATE_PATH)
-    size = INPUT_SIZE
+    size, frac = INPUT_SIZE, args.crop_fraction
     cache = Path(args.cache)
     age_dev, scut, meb = Path(args.age_dev), Path(args.scut), Path(args.meb)
 
     rows = {r["file"]: r for r in csv.DictReader(open(age_dev / "labels.csv"))}
-    keys, xa = cached(cache, "agedev", lambda: [(n, age_dev / "images" / n, True) for n in sorted(rows)], False, size)
+    keys, xa = cached(cache, "agedev", lambda: [(n, age_dev / "images" / n, True) for n in sorted(rows)], False, size, frac)
     names = [k[0] for k in keys]
     ages = np.array([int(rows[n]["age"]) for n in names])
     src = np.array([rows[n]["source"][:3] for n in names])  # utk / aaf
@@ -368,9 +372,11 @@ def main(argv=None) -> int:
     scut_names = sorted(p.name for p in (scut / "Images").iterdir())
     train_file = scut / "train_test_files" / "split_of_60%training and 40%testing" / "train.txt"
     scut_train = {line.split()[0] for line in open(train_file) if line.strip()}
-    skeys, xs = cached(cache, "scut", lambda: [(n, scut / "Images" / n, False) for n in scut_names], False, size)
+    skeys, xs = cached(cache, "scut", lambda: [(n, scut / "Images" / n, False) for n in scut_names], False, size,
+                       frac)
     meb_rows = {r["file"]: r for r in csv.DictReader(open(meb / "labels.csv"))}
-    mkeys, xm = cached(cache, "meb", lambda: [(n, meb / "images" / n, False) for n in sorted(meb_rows)], True, size)
+    mkeys, xm = cached(cache, "meb", lambda: [(n, meb / "images" / n, False) for n in sorted(meb_rows)], True, size,
+                       frac)
     excluded = {tuple(x) for k in ("child", "nonface") for x in json.loads(MEB_EXCLUDED.read_text())[k]}
     s_tr = np.array([k[0] in scut_train for k in skeys])
     m_val = np.array([meb_rows[k[0]]["split"] == "val" for k in mkeys])
@@ -435,7 +441,7 @@ def main(argv=None) -> int:
 
     cfg = {"network": f"ImageNet MobileNetV2 cut after block 13 ({'features_13_add'}), 1x1 conv, pool, minor logit; "
                       f"fine-tuned on {size} px faces",
-           "input_size": size, "threshold": threshold, "threshold_logit": _r(t), "limits": LIMITS,
+           "input_size": size, "crop_fraction": frac, "threshold": threshold, "threshold_logit": _r(t), "limits": LIMITS,
            "calibration": f"dev folds {list(CALIB_FOLDS)} + a fifth of SCUT-FBP5500 train and of MEBeauty-dev train",
            "training": previous.get("training") if train_s is None else {
                "epochs": args.epochs, "lr": args.lr, "extra_per_epoch": args.extra_per_epoch, "shares": list(args.shares),
