@@ -2,8 +2,10 @@
 
 The gate is its own small network, trained for age (beauty.training.age_gate): the scoring
 model's features, trained for looks, tell children from adults too poorly (65.7 % of held-out
-children 0-12 refused where 97 % is the target). It reads the app's aligned 350×350 face crop
-shrunk to INPUT_SIZE px (cv2 INTER_AREA), through ImageNet MobileNetV2 cut after block 13
+children 0-12 refused where 97 % is the target). It reads the central part of the app's aligned
+350×350 face crop (`crop_fraction` of its side in the gate's .json: 0.72, the face and a little hair;
+the whole crop refused 73 % of held-out children against 83 %) shrunk to INPUT_SIZE px (cv2
+INTER_AREA), through ImageNet MobileNetV2 cut after block 13
 (the later, widest blocks cost most and are not needed at 112 px), a 1×1 conv, average pooling
 and one "minor" logit:
 

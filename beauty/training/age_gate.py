@@ -6,7 +6,7 @@
 1. Faces: each age-dev chip (a tight crop) is padded with an edge-replicated border of half its
    side and sent through the app's own detector and aligner (`beauty.face.find_faces`, largest
    face); SCUT-FBP5500 and MEBeauty-dev photos go through it unchanged (every face, as the app).
-   The 350×350 crops are shrunk as the gate shrinks them (`beauty.age.shrink`) and cached under
+   The central CROP_FRACTION of each 350×350 crop is shrunk as the gate shrinks it (`beauty.age.shrink`) and cached under
    --cache, because detection is the slow part of a rerun.
 2. Split (`age_gate_split.json`, committed): there are no identity labels, so near-duplicate
    chips (ImageNet-feature cosine >= 0.80, union-find) stay together; whole groups went to 8 parts
@@ -53,7 +53,7 @@ CALIB_FOLDS = (0, 1)  # dev folds kept out of training to choose the threshold
 LIMITS = {"18-30": 0.94, "31+": 0.985, "scut_calib": 0.01, "meb_calib": 0.015}  # scored >= / refused <=
 FROZEN = ("features_0_", "features_1_", "features_2_", "features_3_")  # low-level ImageNet blocks kept as they are
 GROUP_SHARES = (0.5, 0.35, 0.15)  # loss shares: age-dev minors, age-dev adults, SCUT/MEBeauty adults
-CROP_FRACTION = 1.0  # share of the aligned crop's side the gate reads
+CROP_FRACTION = 0.72  # share of the aligned crop's side the gate reads: the face and a little hair, not the background
 IMAGENET = HERE.parent.parent / "weights" / "imagenet" / "mobilenet_v2_torchvision.weights.h5"
 
 
