@@ -121,7 +121,6 @@ def serve(config: ServeConfig | None = None, scorer=None):
     from .layout import build_demo, with_page_head
     from .security import app_kwargs
 
-    _big_buffers_back_to_the_system()
     sweeper = TempSweeper(temp, config)
     sweeper.sweep()  # leftovers of an earlier run that did not end cleanly
     _stop_on_sigterm()
@@ -140,16 +139,17 @@ def serve(config: ServeConfig | None = None, scorer=None):
         log.info("stopped; %s emptied", temp)
 
 
-def _big_buffers_back_to_the_system(threshold: int = 1 << 20) -> None:
-    """Give every buffer of 1 MiB or more (request bodies, data URLs, decoded photos) its own mapping.
+def give_back_free_memory() -> None:
+    """Return the heap's free pages to the system (glibc `malloc_trim`; a no-op elsewhere).
 
-    glibc raises its mmap threshold each time such a buffer is freed, so later ones land in the heap
-    and leave holes it cannot return: the server's memory then creeps up by megabytes per visitor.
-    A fixed threshold keeps the resident size flat. No-op off glibc.
+    Freed request buffers (bodies, data URLs, decoded photos: megabytes each) stay in glibc's heap
+    as holes it does not return on its own, so the server's memory would creep up by megabytes per
+    visitor. Called after each temp sweep (every `sweep_every` s), it keeps the resident size flat
+    without changing how anything is allocated (a fixed mmap threshold did too, but made every
+    large buffer of every request a fresh mapping).
     """
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, threshold)  # M_MMAP_THRESHOLD; setting it also turns the dynamic raise off
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
 
@@ -220,6 +220,7 @@ class TempSweeper:
                 self.sweep()
             except Exception:  # noqa: BLE001 - a failed sweep must not end the sweeping
                 log.warning("temp sweep failed", exc_info=True)
+            give_back_free_memory()
 
     def _kept(self) -> set[str]:
         kept = set()
