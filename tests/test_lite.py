@@ -164,9 +164,10 @@ def test_runtime_choice(monkeypatch, tmp_path):
 
 
 def test_serving_never_imports_tensorflow(astronaut_path):
-    """A fresh process scores a photo on the default runtime without loading TensorFlow or Keras."""
+    """A fresh process scores a photo on the default runtime without loading TensorFlow, Keras or MediaPipe (whose
+    detector model runs on LiteRT, beauty/blazeface.py)."""
     code = ("import sys, beauty; s = beauty.load_scorer(); r = s.score(sys.argv[1]); s.detector.close(); "
-            "print(s.runtime, round(r.main.score, 4), sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+            "print(s.runtime, round(r.main.score, 4), sorted(m for m in ('tensorflow', 'keras', 'mediapipe') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, str(astronaut_path)], cwd=ROOT, capture_output=True, text=True,
                          timeout=120, env={**os.environ, "BEAUTY_RUNTIME": "auto", "BEAUTY_DEVICE": "cpu"})
     assert out.returncode == 0, out.stderr[-2000:]
