@@ -343,6 +343,7 @@ def main(argv=None) -> int:
     ap.add_argument("--shares", type=float, nargs=3, default=GROUP_SHARES,
                     help="loss shares of age-dev minors, age-dev adults, SCUT/MEBeauty adults")
     ap.add_argument("--age-weight", type=float, default=1.0, help="weight of the auxiliary age loss")
+    ap.add_argument("--input-size", type=int, default=None, help="px the gate network reads (default: beauty.age.INPUT_SIZE)")
     ap.add_argument("--crop-fraction", type=float, default=CROP_FRACTION,
                     help="share of the aligned crop's side the network reads, centred on the face (beauty.age.window)")
     ap.add_argument("--out", default=None, help="where to write the gate (default: weights/age_gate.npz)")
@@ -353,7 +354,7 @@ def main(argv=None) -> int:
     from ..age import GATE_PATH, INPUT_SIZE, load_keras, save_weights
 
     out = Path(args.out or GATE_PATH)
-    size, frac = INPUT_SIZE, args.crop_fraction
+    size, frac = args.input_size or INPUT_SIZE, args.crop_fraction
     cache = Path(args.cache)
     age_dev, scut, meb = Path(args.age_dev), Path(args.scut), Path(args.meb)
 
