@@ -368,3 +368,27 @@ def test_detector_is_a_flatbuffer_not_code():
 
     head = DETECTOR_PATH.read_bytes()[:8]
     assert head[4:8] == b"TFL3", head  # TFLite flatbuffer: data only
+
+
+def test_uploading_an_example_photo_keeps_the_example(server):
+    """An upload of an example photo's very file goes to the example's own cache folder (Gradio names the folder by
+    the content). Scoring it and deleting it afterwards must leave the example served: its thumbnail is on every
+    visitor's page."""
+    import re
+
+    import httpx
+
+    photo = ROOT / "examples" / "astronaut.jpg"
+    config = httpx.get(server.url + "config", timeout=30).text.replace("\\/", "/")
+    example = next(p for p in re.findall(r'"path":"([^"]+)"', config) if p.endswith("/astronaut.jpg"))
+    path = httpx.post(server.url + "gradio_api/upload",
+                      files={"files": (photo.name, photo.read_bytes(), "image/jpeg")}).json()[0]
+    assert Path(path).parent == Path(example).parent  # same content, same folder
+    r = httpx.post(server.url + "gradio_api/call/score", timeout=30,
+                   json={"data": [{"path": path, "orig_name": photo.name, "meta": {"_type": "gradio.FileData"}}]})
+    out = httpx.get(server.url + f"gradio_api/call/score/{r.json()['event_id']}", timeout=60).text
+    assert "event: complete" in out and "/ 5" in out, out[:500]
+    time.sleep(max(UPLOAD_TTL, SWEEP[1]) + 2 * SWEEP[0] + 1)  # the upload's deletion was due, and sweeps ran
+    assert not Path(path).exists()  # the visitor's upload is gone
+    assert Path(example).exists()
+    assert httpx.get(server.url + "gradio_api/file=" + example, timeout=30).status_code == 200

@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import stat
 import threading
 import time
@@ -42,6 +43,17 @@ log = logging.getLogger("beauty")
 TOO_MANY = "Too many requests from your connection; please wait a few seconds and try again."
 NOT_UPLOADED = "This file was not uploaded to this app. Please upload the photo again."
 TOO_LARGE = "This request is too large ({mb} MB at most). Please send one photo at a time."
+
+
+def kept_files(blocks) -> set[str]:
+    """Paths the page's components keep in Gradio's cache on purpose (`keep_in_cache`: the example photos)."""
+    kept = set()
+    for block in list(getattr(blocks, "blocks", {}).values()):
+        for p in list(getattr(block, "keep_in_cache", ())):
+            kept.update((str(p), os.path.realpath(p)))  # Gradio's path may not be the resolved one
+    return kept
+
+
 ONE_FILE = "Too many files in one upload. Please upload one photo at a time."
 LENGTH_REQUIRED = "Uploads must say their size (Content-Length). Please upload the photo from the page."
 BUSY = "The server is busy; please try again in a minute."
@@ -464,6 +476,7 @@ class Guard:
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             return body
         uploads = getattr(self.blocks, "upload_file_set", None)
+        kept = kept_files(self.blocks)
         renamed = []
         for p in paths:
             src = Path(p)
@@ -471,7 +484,12 @@ class Guard:
             dst = src.with_name("upload" + suffix)
             if src.name != dst.name:
                 try:
-                    os.replace(src, dst)
+                    if p in kept or os.path.realpath(p) in kept:
+                        # the very file of an example photo (Gradio names cached files by content and name):
+                        # the example's cached copy stays where every visitor's page shows it from
+                        shutil.copyfile(src, dst)
+                    else:
+                        os.replace(src, dst)
                 except OSError:
                     renamed.append(p)
                     continue

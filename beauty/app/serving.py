@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..image import MAX_BYTES
+from .security import kept_files
 
 log = logging.getLogger("beauty")
 
@@ -222,18 +223,11 @@ class TempSweeper:
                 log.warning("temp sweep failed", exc_info=True)
             give_back_free_memory()
 
-    def _kept(self) -> set[str]:
-        kept = set()
-        for block in list(getattr(self.blocks, "blocks", {}).values()):
-            for p in list(getattr(block, "keep_in_cache", ())):
-                kept.update((str(p), os.path.realpath(p)))  # Gradio's path may not be the resolved one
-        return kept
-
     def sweep(self) -> int:
         """One pass; returns the number of files deleted."""
         now, n = time.time(), 0
         shutil.rmtree(self.root / "deep_links", ignore_errors=True)
-        kept = self._kept()
+        kept = kept_files(self.blocks)
         for dirpath, dirnames, names in os.walk(self.root, topdown=False):
             for name in names:
                 path = os.path.join(dirpath, name)
@@ -265,8 +259,11 @@ class TempSweeper:
 class UploadJanitor:
     """Deletes a visitor's uploaded or webcam image from Gradio's upload folder `ttl` s after scoring.
 
-    Only files that came in through Gradio's upload route (the Blocks' upload_file_set, so never
-    example files) and lie inside its upload folder are touched; shutdown deletes the rest anyway.
+    Only files that came in through Gradio's upload route (the Blocks' upload_file_set) and lie inside
+    its upload folder are touched; shutdown deletes the rest anyway. An upload of an example photo's
+    very file lands on the example's own cached copy (Gradio names cached files by their content), so
+    a path the page keeps in cache (`kept_files`) is never deleted: it would break that example's
+    thumbnail for every visitor.
     """
 
     def __init__(self, ttl: float):
@@ -287,6 +284,9 @@ class UploadJanitor:
         if uploads is not None and path not in uploads and Path(path) not in uploads:
             return
         if not is_in_or_equal(path, get_upload_folder()):
+            return
+        kept = kept_files(blocks)
+        if str(path) in kept or os.path.realpath(path) in kept:
             return
         with self._cv:
             heapq.heappush(self._heap, (time.monotonic() + self.ttl, path))
