@@ -124,7 +124,7 @@ class BlazeFace:
             for i, (p, m) in enumerate(zip(pictures, mats)):
                 u8 = cv2.warpPerspective(np.ascontiguousarray(p), m, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
                                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                np.multiply(u8, np.float32(2 / 255), out=x[i], casting="unsafe")
+                np.multiply(u8, np.float32(2 / 255), out=x[i])
                 x[i] -= 1.0
             del x
             self._it.invoke()
@@ -152,7 +152,7 @@ class BlazeFace:
             x0, y0 = max(int(rx0 * w), 0), max(int(ry0 * h), 0)  # clamped as MediaPipe's: the corner to the
             bw, bh = min(int(rw * w), w), min(int(rh * h), h)  # picture, the size to the picture's size
             bx = (float(x0), float(y0), float(x0 + bw), float(y0 + bh))
-            pts = np.stack([(kp[:, 0] * sx + ox) / w * w, (kp[:, 1] * sy + oy) / h * h], 1)
+            pts = np.stack([kp[:, 0] * sx + ox, kp[:, 1] * sy + oy], 1)
             out.append((bx, pts, score))
         return out
 
