@@ -205,8 +205,9 @@ def test_same_faces_as_mediapipe_tasks():
     same faces (every one surer than 0.6), keypoints within a pixel and scores within 0.01 (measured on 609 faces
     of photos and parts of photos: keypoints median 0.12 px, 99th percentile 1.3 px; only detections near the
     0.5 threshold, where a slightly different score regroups the suppression, move more)."""
-    from beauty.blazeface import BlazeFace, mediapipe_reference
+    from beauty.blazeface import BlazeFace
     from beauty.face import DETECTOR_PATH
+    from tests.support.mediapipe_ref import mediapipe_reference
 
     ours, ref = BlazeFace(DETECTOR_PATH), mediapipe_reference(DETECTOR_PATH)
     kp_diffs, n = [], 0
