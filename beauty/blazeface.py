@@ -155,4 +155,3 @@ class BlazeFace:
             pts = np.stack([kp[:, 0] * sx + ox, kp[:, 1] * sy + oy], 1)
             out.append((bx, pts, score))
         return out
-
