@@ -31,6 +31,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .hub import sha256_file
 
@@ -81,8 +82,6 @@ class BandedResize:
         self.w = np.stack([a[h, o: o + self.k] for h, o in enumerate(self.start)]).astype(np.float32)
 
     def _rows(self, x2: np.ndarray) -> np.ndarray:
-        from numpy.lib.stride_tricks import sliding_window_view
-
         return np.einsum("hck,hk->hc", sliding_window_view(x2, self.k, axis=0)[self.start], self.w)
 
     def __call__(self, x: np.ndarray, out: np.ndarray, mirror_out: np.ndarray | None = None) -> None:

@@ -193,9 +193,10 @@ class Scorer:
 
     def _flush(self, pending):
         crops = [c for _, _, found in pending if found for _, c in found]
-        scores, features = self.score_crops(np.stack(crops), features=True) if crops else ([], None)
+        crops = np.stack(crops) if crops else None  # one copy for the scoring model and the age gate
+        scores, features = self.score_crops(crops, features=True) if crops is not None else ([], None)
         ranges = iter(self.ranges(scores, features))
-        adult = iter(self.adults(np.stack(crops) if crops else None, len(scores)))
+        adult = iter(self.adults(crops, len(scores)))
         scores = iter(scores)
         for src, rgb, found in pending:
             if found is None:

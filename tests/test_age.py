@@ -25,6 +25,7 @@ import beauty
 from beauty.age import GATE_PATH, META_CONFIG, NOT_RATED, REFUSAL, for_runtime, lite_path, load, read_config
 from beauty.hub import sha256_file
 from beauty.image import load_image
+from beauty.training.age_gate import pad
 
 ROOT = Path(__file__).resolve().parent.parent
 AGE_DEV = Path(os.environ.get("AGE_DEV_DIR", ROOT.parent / "shared" / "age-dev"))
@@ -38,9 +39,8 @@ needs_data = pytest.mark.skipif(not (AGE_DEV / "labels.csv").is_file(), reason=f
 
 
 def padded(name: str) -> np.ndarray:
-    rgb = load_image(AGE_DEV / "images" / name)
-    p = max(rgb.shape[:2]) // 2
-    return cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_REPLICATE)
+    """An age-dev chip padded into a photo, as the gate's training and measurements pad them."""
+    return pad(load_image(AGE_DEV / "images" / name))
 
 
 def test_gate_files_are_the_recorded_ones():

@@ -15,8 +15,6 @@ import json
 import time
 from pathlib import Path
 
-import cv2
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -99,13 +97,10 @@ def main(argv=None) -> int:
     if args.agedev:
         root = Path(args.agedev)
 
-        def padded(path):
-            rgb = load_image(path)
-            p = max(rgb.shape[:2]) // 2
-            return cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_REPLICATE)
+        from beauty.training.age_gate import pad
 
         rows = list(csv.DictReader(open(root / "labels.csv")))
-        report["agedev"] = run_set("agedev", [(r["file"], lambda r=r: padded(root / "images" / r["file"]))
+        report["agedev"] = run_set("agedev", [(r["file"], lambda r=r: pad(load_image(root / "images" / r["file"])))
                                               for r in rows], det, main_only=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))

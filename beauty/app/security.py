@@ -46,12 +46,10 @@ TOO_LARGE = "This request is too large ({mb} MB at most). Please send one photo 
 
 
 def kept_files(blocks) -> set[str]:
-    """Paths the page's components keep in Gradio's cache on purpose (`keep_in_cache`: the example photos)."""
-    kept = set()
-    for block in list(getattr(blocks, "blocks", {}).values()):
-        for p in list(getattr(block, "keep_in_cache", ())):
-            kept.update((str(p), os.path.realpath(p)))  # Gradio's path may not be the resolved one
-    return kept
+    """Resolved paths (os.path.realpath: Gradio's path may not be the resolved one) of the files the page's
+    components keep in Gradio's cache on purpose (`keep_in_cache`: the example photos)."""
+    return {os.path.realpath(p) for block in list(getattr(blocks, "blocks", {}).values())
+            for p in list(getattr(block, "keep_in_cache", ()))}
 
 
 ONE_FILE = "Too many files in one upload. Please upload one photo at a time."
@@ -484,7 +482,7 @@ class Guard:
             dst = src.with_name("upload" + suffix)
             if src.name != dst.name:
                 try:
-                    if p in kept or os.path.realpath(p) in kept:
+                    if os.path.realpath(p) in kept:
                         # the very file of an example photo (Gradio names cached files by content and name):
                         # the example's cached copy stays where every visitor's page shows it from
                         shutil.copyfile(src, dst)

@@ -238,8 +238,7 @@ class TempSweeper:
                 age = now - max(st.st_mtime, st.st_ctime)  # Gradio re-touches a cached file when it serves it again
                 orphan = (dirpath == str(self.root) and name.startswith("tmp")
                           and now - st.st_mtime > self.config.orphan_age)  # an upload in progress keeps writing
-                if (orphan or age > self.config.sweep_age) and path not in kept \
-                        and os.path.realpath(path) not in kept:
+                if (orphan or age > self.config.sweep_age) and os.path.realpath(path) not in kept:
                     try:
                         os.unlink(path)
                         n += 1
@@ -285,8 +284,7 @@ class UploadJanitor:
             return
         if not is_in_or_equal(path, get_upload_folder()):
             return
-        kept = kept_files(blocks)
-        if str(path) in kept or os.path.realpath(path) in kept:
+        if os.path.realpath(path) in kept_files(blocks):
             return
         with self._cv:
             heapq.heappush(self._heap, (time.monotonic() + self.ttl, path))
