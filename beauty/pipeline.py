@@ -88,7 +88,7 @@ class Scorer:
         from . import age
 
         # refuses faces that look under 18 (beauty.age); age_gate=False only to measure the model's own scores
-        self.age_gate = age.for_runtime(self.runtime) if age_gate else None
+        self.age_gate = age.for_runtime(self.runtime, model_path=self.model_path) if age_gate else None
         if age_gate and self.age_gate is None:
             log.warning("no age gate (%s missing): faces are scored without the under-18 check", age.GATE_PATH.name)
         log.info("model %s on %s (%s runtime: %s)", self.model_path.name, self.device, self.runtime, why)
@@ -135,11 +135,12 @@ class Scorer:
         lo, hi = self.interval.ranges(scores, features)
         return list(zip(lo.tolist(), hi.tolist()))
 
-    def adults(self, crops: np.ndarray | None, n: int) -> np.ndarray:
-        """Per face, whether it may be rated: the age gate's own network on the aligned crops."""
+    def adults(self, crops: np.ndarray | None, n: int, features: np.ndarray | None = None) -> np.ndarray:
+        """Per face, whether it may be rated: the age gate's own network on the aligned crops, plus its probe on
+        the scoring model's pooled features of the same crops (`score_crops(..., features=True)`) when given."""
         if self.age_gate is None or crops is None or not n:
             return np.ones(n, bool)
-        return self.age_gate.is_adult(crops)
+        return self.age_gate.is_adult(crops, features)
 
     def score(self, src) -> Result:
         """Score every face in an image (path, bytes, PIL, array). Raises BeautyError subclasses."""
@@ -196,7 +197,7 @@ class Scorer:
         crops = np.stack(crops) if crops else None  # one copy for the scoring model and the age gate
         scores, features = self.score_crops(crops, features=True) if crops is not None else ([], None)
         ranges = iter(self.ranges(scores, features))
-        adult = iter(self.adults(crops, len(scores)))
+        adult = iter(self.adults(crops, len(scores), features))
         scores = iter(scores)
         for src, rgb, found in pending:
             if found is None:

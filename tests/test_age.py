@@ -63,6 +63,48 @@ def test_gate_files_are_the_recorded_ones():
     assert sizes <= 25e6, f"shipped weights are {sizes / 1e6:.1f} MB (budget 25 MB)"
 
 
+def test_probe_belongs_to_the_shipped_scoring_weights():
+    """The probe on the scoring model's features was fitted on the shipped weights (retraining the scoring model
+    without refitting the gate fails here), reads all its features, and the Scorer's gate uses it."""
+    from beauty.lite import load_lite
+    from beauty.runtime import resolve_model_path
+
+    probe = read_config()["probe"]
+    model = resolve_model_path(None)
+    assert probe["model_sha256"] == sha256_file(model), "refit the gate: python -m beauty.training.age_gate --skip-train"
+    assert len(probe["coef"]) == load_lite(model).feature_dim
+    gate = for_runtime("lite", model_path=model)
+    assert gate.probe is not None and gate.probe.threshold_logit == probe["threshold_logit"]
+
+
+def test_probe_is_dropped_for_other_scoring_weights(tmp_path, caplog):
+    """With other scoring weights than the probe was fitted on, the gate network decides alone, at its own
+    threshold, and says so."""
+    other = tmp_path / "other.npz"
+    np.savez(other, x=np.zeros(3, np.float16))
+    with caplog.at_level("WARNING"):
+        gate = for_runtime("lite", model_path=other)
+    assert gate.probe is None and "fitted on other scoring weights" in caplog.text
+    x = np.random.default_rng(2).integers(0, 255, (2, 350, 350, 3), np.uint8)
+    features = np.ones((2, len(read_config()["probe"]["coef"])), np.float32)
+    assert list(gate.is_adult(x, features)) == list(gate(x) < gate.threshold)
+
+
+def test_probe_moves_the_decision():
+    """is_adult with the scoring model's features is the network's logit plus the probe, against the probe's own
+    threshold: features that push towards "adult" can only let more faces through."""
+    from beauty.runtime import resolve_model_path
+
+    gate = for_runtime("lite", model_path=resolve_model_path(None))
+    x = np.random.default_rng(3).integers(0, 255, (2, 350, 350, 3), np.uint8)
+    coef = gate.probe.coef
+    adultish = -np.sign(coef)[None].repeat(2, 0) * 50  # a large step against every coefficient
+    childish = -adultish
+    z = gate.logit(x)
+    assert np.allclose(gate.logit(x, adultish), z + gate.probe(adultish))
+    assert gate.is_adult(x, adultish).all() and not gate.is_adult(x, childish).any()
+
+
 def test_refusal_sentence_is_exact():
     assert REFUSAL == "This app only rates adults; this face looks younger than 18, so it was not scored."
     assert str(beauty.age.refusal()) == REFUSAL and isinstance(beauty.age.refusal(), beauty.BeautyError)

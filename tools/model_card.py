@@ -123,6 +123,33 @@ def range_and_robustness(external: dict | None, nuisance: dict | None) -> list[s
     return lines
 
 
+def probe_lines(g: dict, pct) -> list[str]:
+    """The probe on the scoring model's features (beauty.age.Probe), and the gate network's own rates without it."""
+    p, alone = g.get("probe"), g.get("measured_network_alone")
+    if not p:
+        return []
+    fit = p["fit"]
+    out = [f"- Plus a probe on the scoring model's features: a logistic regression on the {len(p['coef'])} pooled features the",
+           f"  score is computed from (so it costs one dot product), added to the network's logit with weight {fit['weight']};",
+           f"  refused when the sum >= {p['threshold_logit']:.3f}. Fitted on the training faces (age-dev train folds, and as",
+           f"  adults at weight {fit['adult_weight']} SCUT-FBP5500 and MEBeauty-dev train faces that do not calibrate); its",
+           f"  regularisation (C = {fit['C']}) and weight were chosen among {len(fit['trials'])} pairs by the calibration-fold",
+           f"  children refused ({pct(fit['calibration_children_refused'])}), never by the held-out faces. It belongs to one",
+           f"  set of scoring weights (sha256 {p['model_sha256'][:12]}); with others the network decides alone."]
+    kids, kids_alone = g["measured"].get("mebeauty_dev_train_children_by_eye"), (alone or {}).get("mebeauty_dev_train_children_by_eye")
+    if kids and kids_alone:
+        out.append("  Fitted with SCUT and MEBeauty adults, it could have learnt \"a photo like these is an adult\": the MEBeauty"
+                   f" children marked by eye say it did not (train: {pct(kids['refused'])} refused with it, "
+                   f"{pct(kids_alone['refused'])} without).")
+    if alone:
+        h = alone["age_dev_holdout"]
+        out.append(f"  The network alone, on the same cached crops: held-out children 0–12 refused {pct(h['0-12']['refused'])}, "
+                   f"13–17 {pct(h['13-17']['refused'])}, adults 18–30 scored {pct(1 - h['18-30']['refused'])}, "
+                   f"31+ {pct(1 - h['31+']['refused'])}; SCUT-FBP5500 refused {pct(alone['scut_fbp5500']['refused'])}, "
+                   f"MEBeauty-dev val adults {pct(alone['mebeauty_dev_val']['faces_refused'])}.")
+    return out
+
+
 def age_gate_section(path=None) -> list[str]:
     """The age gate's policy and measured error rates, from weights/age_gate.json (beauty.training.age_gate)."""
     path = Path(path or DEFAULT_MODEL.parent / "age_gate.json")
@@ -150,7 +177,7 @@ def age_gate_section(path=None) -> list[str]:
         "  CLI, exit 1 for that file); in a group photo such faces are listed as *not rated* and the adults are scored.",
         f"- How: a separate small network trained for age: {g['network']} (`beauty/age.py`). It reads the app's",
         f"  aligned face crop (its central {pct(g.get('crop_fraction', 1.0))}: the face and a little hair) shrunk to {g['input_size']} px;",
-        f"  refused when P(under 18) >= {g['threshold']:.3f}. `weights/age_gate.npz`",
+        f"  its own threshold alone would be P(under 18) >= {g['threshold']:.3f}. `weights/age_gate.npz`",
         "  (Keras, float16) + `.tflite` (LiteRT, what the app runs on a CPU) + `.json`, trained, calibrated and measured by",
         "  `python -m beauty.training.age_gate` on age-dev (3,200 UTKFace and All-Age-Faces chips with ages; no identity",
         "  labels, so near-duplicate chips are kept together; 25 % held out, untouched until these numbers)"
@@ -166,7 +193,8 @@ def age_gate_section(path=None) -> list[str]:
             "  the same crops); 60 % refused 83.8 % of the children but 4.5 % of MEBeauty-dev val faces (target <= 3 %).",
             "  Also measured on cached crops and not shipped: 128 px input (84.9 % of the children, MEBeauty-dev val 4.0 %),",
             "  30 epochs (85.2 %, val 4.0 %), age loss weight 2 (83.2 %, val 2.7 %: the same as this one within one child)."]),
-        f"- Threshold, on faces kept out of training ({g['calibration']}): the most refusing one that",
+        *probe_lines(g, pct),
+        f"- Thresholds, on faces kept out of training ({g['calibration']}): the most refusing one that",
         f"  keeps adults 18–30 scored >= {pct(lim['18-30'])} and 31+ >= {pct(lim['31+'])}, SCUT-FBP5500 photos refused",
         f"  <= {pct(lim['scut_calib'])} and MEBeauty-dev faces <= {pct(lim['meb_calib'])}: when unsure it refuses.",
     ]
@@ -218,7 +246,7 @@ def age_gate_section(path=None) -> list[str]:
                     "  well it catches children in ordinary photos."]
     t = app.get("time")
     if t:
-        out += [f"- Time ({t['runtime']}): the gate adds {t['gate_ms_per_face']:.2f} ms per face (shrink + network) to "
+        out += [f"- Time ({t['runtime']}): the gate adds {t['gate_ms_per_face']:.2f} ms per face (shrink, network, probe) to "
                 f"{t['score_one_face_ms']:.1f} ms for scoring a one-face photo end to end: {t['share_of_a_face_time_percent']:.1f} % "
                 "(target <= 10 %); `python -m beauty bench` prints it as the `age_gate` stage."]
     return out + [""]

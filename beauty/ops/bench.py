@@ -139,9 +139,9 @@ def stages(scorer, photo: bytes, runs: int, reference=None) -> dict:
         t.append(time.perf_counter())
         crops = np.stack([face_mod.crop_face(rgb, d, scorer.detector) for d in dets])  # the app's two passes
         t.append(time.perf_counter())
-        scores = scorer.score_crops(crops)
+        scores, features = scorer.score_crops(crops, features=True)
         t.append(time.perf_counter())
-        scorer.adults(crops, len(crops))  # beauty.age: its own small network per face
+        scorer.adults(crops, len(crops), features)  # beauty.age: its own small network per face, and its probe
         t.append(time.perf_counter())
         [percentile(float(s)) for s in scores]
         t.append(time.perf_counter())

@@ -26,6 +26,12 @@
    same photos meet; the SCUT/MEBeauty adults are easy and get a small share.
 4. Threshold on the logit, on the calibration faces: the most refusing one that keeps LIMITS on
    the adult side (tighter than the targets, to leave margin for sampling on the held-out part).
+   Then the probe (beauty.age.Probe): a logistic regression on the scoring model's pooled features
+   (computed through the app again and cached per scoring weights), fitted on the training faces
+   (age-dev train folds; SCUT-FBP5500 and MEBeauty-dev train adults that do not calibrate, at weight
+   PROBE_ADULT_WEIGHT) and added to the network's logit with a weight. Of PROBE_C x PROBE_WEIGHTS, the
+   pair that refuses most calibration-fold children at its own LIMITS threshold ships; the held-out
+   faces are not looked at. Both thresholds are kept: without the probe, the network alone decides.
 5. Export: `weights/age_gate.tflite` for LiteRT (float32, source .npz sha256 in its metadata),
    checked against the Keras network.
 6. Measured on cached crops: held-out chips per age band, source and ethnicity; all 5,500 SCUT
@@ -52,6 +58,9 @@ SPLIT = HERE / "age_gate_split.json"
 MEB_EXCLUDED = HERE / "age_gate_meb_excluded.json"
 BANDS = {"0-12": (0, 12), "13-17": (13, 17), "18-30": (18, 30), "31+": (31, 200)}
 CALIB_FOLDS = (0, 1)  # dev folds kept out of training to choose the threshold
+PROBE_C = (0.03, 0.1, 0.3, 1.0)  # regularisation tried for the probe on the scoring model's features (see main)
+PROBE_WEIGHTS = (0.25, 0.35, 0.5, 0.7, 1.0)  # its weight against the gate network's logit
+PROBE_ADULT_WEIGHT = 0.3  # loss weight of a SCUT-FBP5500 / MEBeauty-dev adult against an age-dev face
 LIMITS = {"18-30": 0.94, "31+": 0.985, "scut_calib": 0.01, "meb_calib": 0.015}  # scored >= / refused <=
 FROZEN = ("features_0_", "features_1_", "features_2_", "features_3_")  # low-level ImageNet blocks kept as they are
 GROUP_SHARES = (0.5, 0.35, 0.15)  # loss shares: age-dev minors, age-dev adults, SCUT/MEBeauty adults
@@ -197,6 +206,52 @@ def logits(net, x: np.ndarray, batch: int = 64) -> np.ndarray:
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
+def score_features(cache: Path, name: str, keys, path_of, padded: bool, model_path: Path) -> np.ndarray:
+    """The scoring model's pooled features (flip-averaged, as the app computes them) of the faces `keys` (from
+    `cached`: (file, face number)), through the app's detector and aligner again; cached per scoring weights."""
+    from ..face import PIPELINE_VERSION, FaceDetector, find_faces
+    from ..hub import sha256_file
+    from ..image import load_image
+    from ..lite import load_lite
+
+    f = cache / f"{name}-v{PIPELINE_VERSION}-features-{sha256_file(model_path)[:12]}.npy"
+    if f.exists():
+        return np.load(f)
+    det, lite = FaceDetector(), load_lite(model_path)
+    out = np.zeros((len(keys), lite.feature_dim), np.float32)
+    by_file: dict = {}
+    for i, (file, j) in enumerate(keys):
+        by_file.setdefault(file, []).append((i, j))
+    for file, faces in by_file.items():
+        rgb = load_image(path_of(file))
+        found = find_faces(pad(rgb) if padded else rgb, det)
+        idx = [i for i, _ in faces]
+        out[idx] = lite.predict(np.stack([found[j - 1][1] for _, j in faces]), features=True)[1]
+    np.save(f, out)
+    return out
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float, steps: int = 25) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression by Newton's method on standardised `x`: coefficients and bias for the raw
+    features. Loss: sum(w * logloss) / sum(w) + |coef|^2 / (2 c n)."""
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    z = np.hstack([(x - mu) / sd, np.ones((len(x), 1))])
+    w = w / w.sum()
+    lam = np.full(z.shape[1], 1.0 / (c * len(x)))
+    lam[-1] = 0.0  # the bias is not shrunk
+    beta = np.zeros(z.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-np.clip(z @ beta, -60, 60)))
+        grad = z.T @ (w * (p - y)) + lam * beta
+        hess = (z * (w * p * (1 - p))[:, None]).T @ z + np.diag(lam)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    coef = beta[:-1] / sd
+    return coef, float(beta[-1] - coef @ mu)
+
+
 def export_tflite(npz: Path, size: int, check: np.ndarray) -> Path:
     """weights/age_gate.tflite from the .npz (float32, source sha256 in the metadata); checked against Keras."""
     import tensorflow as tf
@@ -333,7 +388,8 @@ def gate_time(scorer=None, runs: int = 200) -> dict:
             ts.append(time.perf_counter() - t)
         return float(np.median(ts) * 1e3)
 
-    g = p50(lambda: scorer.age_gate.is_adult(crop))
+    _, feats = scorer.score_crops(crop, features=True)
+    g = p50(lambda: scorer.age_gate.is_adult(crop, feats))
     total = p50(lambda: scorer.score(rgb))
     assert crop.shape[1] == CROP_SIZE
     return {"gate_ms_per_face": round(g, 3), "score_one_face_ms": round(total, 2),
@@ -420,38 +476,79 @@ def main(argv=None) -> int:
     net = load_keras(out, size)  # what ships (float16 weights), not the float32 one that trained
 
     la, ls, lm = logits(net, xa), logits(net, xs), logits(net, xm)
-    a1, a2 = la[calib & (ages >= 18) & (ages <= 30)], la[calib & (ages >= 31)]
-    ok = [t for t in np.unique(np.concatenate([la[calib], ls[s_cal], lm[m_cal]]))
-          if np.mean(a1 < t) >= LIMITS["18-30"] and np.mean(a2 < t) >= LIMITS["31+"]
-          and np.mean(ls[s_cal] >= t) <= LIMITS["scut_calib"] and np.mean(lm[m_cal] >= t) <= LIMITS["meb_calib"]]
-    if not ok:
-        raise SystemExit("no threshold meets the adult-side limits")
-    t = float(min(ok))
-    threshold = float(1 / (1 + np.exp(-t)))
 
-    mv = lm[m_val & m_adult] >= t  # the val faces of adults: its children (marked by eye) are counted apart
-    measured = {
-        "age_dev_calibration_folds": band_rates(la[calib] >= t, ages[calib], src[calib]),
-        "age_dev_holdout": band_rates(la[held] >= t, ages[held], src[held]),
-        "age_dev_holdout_per_ethnicity": per_ethnicity(la[held] >= t, ages[held], eth[held]),
-        "scut_fbp5500": {"n": len(ls), "refused": _r(np.mean(ls >= t)), "train_60": _r(np.mean(ls[s_tr] >= t)),
-                         "test_40": _r(np.mean(ls[~s_tr] >= t)), "calibration_part": _r(np.mean(ls[s_cal] >= t)),
-                         **{g: _r(np.mean(ls[np.array([k[0][:2] == g for k in skeys])] >= t))
-                            for g in ("AF", "AM", "CF", "CM")}},
-        # the 19 faces of MEBeauty-dev train marked as children by eye (never trained on): a gate that learnt
-        # "a MEBeauty-like photo is an adult" instead of age passes them
-        "mebeauty_dev_train_children_by_eye": {"faces": int(m_child.sum()), "refused": _r(np.mean(lm[m_child] >= t))},
-        "mebeauty_dev_val": {"faces": int((m_val & m_adult).sum()), "faces_refused": _r(np.mean(mv)),
-                             "per_ethnicity": {e: _r(np.mean(mv[np.array([meb_rows[k[0]]["ethnicity"] == e
-                                                                          for k in np.array(mkeys, object)[m_val & m_adult]])]))
-                                               for e in sorted({r["ethnicity"] for r in meb_rows.values()})},
-                             "children_by_eye": {"faces": int(m_val_child.sum()),
-                                                 "refused": _r(np.mean(lm[m_val_child] >= t))}},
-    }
+    def choose(za, zs, zm) -> float:
+        """The most refusing logit threshold that keeps LIMITS on the calibration faces."""
+        a1, a2 = za[calib & (ages >= 18) & (ages <= 30)], za[calib & (ages >= 31)]
+        ok = [t for t in np.unique(np.concatenate([za[calib], zs[s_cal], zm[m_cal]]))
+              if np.mean(a1 < t) >= LIMITS["18-30"] and np.mean(a2 < t) >= LIMITS["31+"]
+              and np.mean(zs[s_cal] >= t) <= LIMITS["scut_calib"] and np.mean(zm[m_cal] >= t) <= LIMITS["meb_calib"]]
+        if not ok:
+            raise SystemExit("no threshold meets the adult-side limits")
+        return float(min(ok))
+
+    def measure(za, zs, zm, t) -> dict:
+        mv = zm[m_val & m_adult] >= t  # the val faces of adults: its children (marked by eye) are counted apart
+        return {
+            "age_dev_calibration_folds": band_rates(za[calib] >= t, ages[calib], src[calib]),
+            "age_dev_holdout": band_rates(za[held] >= t, ages[held], src[held]),
+            "age_dev_holdout_per_ethnicity": per_ethnicity(za[held] >= t, ages[held], eth[held]),
+            "scut_fbp5500": {"n": len(zs), "refused": _r(np.mean(zs >= t)), "train_60": _r(np.mean(zs[s_tr] >= t)),
+                             "test_40": _r(np.mean(zs[~s_tr] >= t)), "calibration_part": _r(np.mean(zs[s_cal] >= t)),
+                             **{g: _r(np.mean(zs[np.array([k[0][:2] == g for k in skeys])] >= t))
+                                for g in ("AF", "AM", "CF", "CM")}},
+            # the 19 faces of MEBeauty-dev train marked as children by eye (never trained on): a gate that learnt
+            # "a MEBeauty-like photo is an adult" instead of age passes them
+            "mebeauty_dev_train_children_by_eye": {"faces": int(m_child.sum()), "refused": _r(np.mean(zm[m_child] >= t))},
+            "mebeauty_dev_val": {"faces": int((m_val & m_adult).sum()), "faces_refused": _r(np.mean(mv)),
+                                 "per_ethnicity": {e: _r(np.mean(mv[np.array([meb_rows[k[0]]["ethnicity"] == e
+                                                                              for k in np.array(mkeys, object)[m_val & m_adult]])]))
+                                                   for e in sorted({r["ethnicity"] for r in meb_rows.values()})},
+                                 "children_by_eye": {"faces": int(m_val_child.sum()),
+                                                     "refused": _r(np.mean(zm[m_val_child] >= t))}},
+        }
+
+    t = choose(la, ls, lm)
+    threshold = float(1 / (1 + np.exp(-t)))
+    alone = measure(la, ls, lm, t)
+
+    # The probe on the scoring model's features: fitted on the training faces (the age-dev train folds and, as
+    # adults, the SCUT-FBP5500 and MEBeauty-dev train faces that do not calibrate), added to the network's logit
+    # with a weight; regularisation and weight are the pair that refuses most calibration-fold children at the
+    # threshold LIMITS allow (held-out faces are not looked at).
+    from ..hub import sha256_file
+    from ..runtime import resolve_model_path
+
+    model_path = resolve_model_path(None)
+    fa = score_features(cache, "agedev", keys, lambda n: age_dev / "images" / n, True, model_path)
+    fs = score_features(cache, "scut", skeys, lambda n: scut / "Images" / n, False, model_path)
+    fm = score_features(cache, "meb", mkeys, lambda n: meb / "images" / n, False, model_path)
+    s_fit, m_fit = s_tr & ~s_cal, ~m_val & m_adult & ~m_cal
+    px = np.concatenate([fa[dev_train], fs[s_fit], fm[m_fit]])
+    py = np.concatenate([ages[dev_train] < 18, np.zeros(s_fit.sum() + m_fit.sum(), bool)]).astype(np.float64)
+    pw = np.concatenate([np.ones(dev_train.sum()), np.full(s_fit.sum() + m_fit.sum(), PROBE_ADULT_WEIGHT)])
+    trials = []
+    for c in PROBE_C:
+        coef, bias = fit_logistic(px, py, pw, c)
+        pa, ps, pm = fa @ coef + bias, fs @ coef + bias, fm @ coef + bias
+        for wt in PROBE_WEIGHTS:
+            tz = choose(la + wt * pa, ls + wt * ps, lm + wt * pm)
+            caught = float(np.mean(la[calib & (ages <= 12)] + wt * pa[calib & (ages <= 12)] >= tz))
+            trials.append((caught, c, wt, tz, coef * wt, bias * wt))
+            print(f"probe C={c} weight={wt}: calibration-fold children refused {caught:.3f}", flush=True)
+    caught, c, wt, tz, coef, bias = max(trials, key=lambda x: x[0])
+    probe = {"coef": [float(f"{v:.6g}") for v in coef], "bias": float(f"{bias:.6g}"), "threshold_logit": _r(tz),
+             "model": model_path.name, "model_sha256": sha256_file(model_path),
+             "fit": {"C": c, "weight": wt, "adult_weight": PROBE_ADULT_WEIGHT, "calibration_children_refused": _r(caught),
+                     "trials": [{"C": x[1], "weight": x[2], "calibration_children_refused": _r(x[0])} for x in trials],
+                     "faces": {"age_dev": int(dev_train.sum()), "scut": int(s_fit.sum()), "mebeauty": int(m_fit.sum())}}}
+    # the rounded coefficients are what ships: recompute the threshold with them
+    coef, bias = np.array(probe["coef"]), probe["bias"]
+    tz = choose(la + fa @ coef + bias, ls + fs @ coef + bias, lm + fm @ coef + bias)
+    probe["threshold_logit"] = tz
+    measured = measure(la + fa @ coef + bias, ls + fs @ coef + bias, lm + fm @ coef + bias, tz)
     print(json.dumps(measured, indent=1), flush=True)
     tfl = export_tflite(out, size, xa[held][:16])
-
-    from ..hub import sha256_file
 
     cfg = {"network": f"ImageNet MobileNetV2 cut after block 13 ({'features_13_add'}), 1x1 conv, pool, minor logit; "
                       f"fine-tuned on {size} px faces",
@@ -461,10 +558,13 @@ def main(argv=None) -> int:
                "epochs": args.epochs, "lr": args.lr, "extra_per_epoch": args.extra_per_epoch, "shares": list(args.shares),
                "age_weight": args.age_weight, "seconds": round(train_s), "cores": os.cpu_count()},
            "files": {p.name: sha256_file(p) for p in (out, tfl)},
-           "measured": measured, "note": "measured on cached crops; `measured_app_pipeline` through the app"}
+           "probe": probe, "measured": measured, "measured_network_alone": alone,
+           "note": "measured on cached crops (network + probe; `measured_network_alone`: without the probe); "
+                   "`measured_app_pipeline` through the app"}
     out.with_suffix(".json").write_text(json.dumps(cfg, indent=1) + "\n")
     print(f"threshold P(minor) >= {threshold:.4f}; wrote {out}, {tfl.name}", flush=True)
-    if args.skip_app and previous.get("files") == cfg["files"] and "measured_app_pipeline" in previous:
+    same = previous.get("files") == cfg["files"] and previous.get("probe") == cfg["probe"]
+    if args.skip_app and same and "measured_app_pipeline" in previous:
         cfg["measured_app_pipeline"] = previous["measured_app_pipeline"]  # same files: still what the app does
         out.with_suffix(".json").write_text(json.dumps(cfg, indent=1) + "\n")
     if not args.skip_app:
