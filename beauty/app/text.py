@@ -171,7 +171,8 @@ and faces unlike the dataset's (other ages, ethnicities, angles) get less reliab
 
 **Adults only.** Faces that look younger than 18 are not rated: a photo of a child gets no score,
 and in a group photo a child's face is marked "not rated". The check is a small separate network
-that estimates age from the face alone ({age_gate_rates()}); when unsure it refuses, so it
+that estimates age from the face alone, helped by what the scoring network itself reads in the face
+({age_gate_rates()}); when unsure it refuses, so it
 sometimes leaves a young-looking adult unrated, and it can still miss a child: please only upload
 photos of adults.
 
