@@ -218,7 +218,7 @@ class AgeGate:
         z = self.run(x) if len(x) else np.zeros(0)
         return z + self.probe(features) if self._probed(features) and len(z) else z
 
-    def probability(self, crops: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+    def probability(self, crops: np.ndarray) -> np.ndarray:
         """P(the face is a minor) for N aligned crops, from the gate network alone."""
         return 1.0 / (1.0 + np.exp(-np.clip(self.logit(crops), -60, 60)))
 

@@ -449,8 +449,9 @@ def main(argv=None) -> int:
     s_tr = np.array([k[0] in scut_train for k in skeys])
     m_val = np.array([meb_rows[k[0]]["split"] == "val" for k in mkeys])
     m_adult = np.array([tuple(k) not in excluded for k in mkeys])
-    m_child = np.array([tuple(k) in {tuple(x) for x in marked["child"]} for k in mkeys])  # train part, by eye
-    m_val_child = np.array([tuple(k) in {tuple(x) for x in marked["val_child"]} for k in mkeys])
+    train_children, val_children = ({tuple(x) for x in marked[k]} for k in ("child", "val_child"))  # by eye
+    m_child = np.array([tuple(k) in train_children for k in mkeys])
+    m_val_child = np.array([tuple(k) in val_children for k in mkeys])
     # a fixed fifth of each adult set (by name, so all faces of a photo go together) calibrates instead of training
     fifth = lambda n: int.from_bytes(n.encode()[-8:], "little") % 5 == 0  # noqa: E731
     s_cal = s_tr & np.array([fifth(k[0]) for k in skeys])
@@ -534,19 +535,19 @@ def main(argv=None) -> int:
         for wt in PROBE_WEIGHTS:
             tz = choose(la + wt * pa, ls + wt * ps, lm + wt * pm)
             caught = float(np.mean(la[calib & (ages <= 12)] + wt * pa[calib & (ages <= 12)] >= tz))
-            trials.append((caught, c, wt, tz, coef * wt, bias * wt))
+            trials.append((caught, c, wt, coef * wt, bias * wt))
             print(f"probe C={c} weight={wt}: calibration-fold children refused {caught:.3f}", flush=True)
-    caught, c, wt, tz, coef, bias = max(trials, key=lambda x: x[0])
-    probe = {"coef": [float(f"{v:.6g}") for v in coef], "bias": float(f"{bias:.6g}"), "threshold_logit": _r(tz),
+    caught, c, wt, coef, bias = max(trials, key=lambda x: x[0])
+    # the rounded coefficients are what ships: the threshold and the measurements are made with them
+    coef, bias = np.array([float(f"{v:.6g}") for v in coef]), float(f"{bias:.6g}")
+    za, zs, zm = la + fa @ coef + bias, ls + fs @ coef + bias, lm + fm @ coef + bias
+    tz = choose(za, zs, zm)
+    probe = {"coef": coef.tolist(), "bias": bias, "threshold_logit": tz,
              "model": model_path.name, "model_sha256": sha256_file(model_path),
              "fit": {"C": c, "weight": wt, "adult_weight": PROBE_ADULT_WEIGHT, "calibration_children_refused": _r(caught),
                      "trials": [{"C": x[1], "weight": x[2], "calibration_children_refused": _r(x[0])} for x in trials],
                      "faces": {"age_dev": int(dev_train.sum()), "scut": int(s_fit.sum()), "mebeauty": int(m_fit.sum())}}}
-    # the rounded coefficients are what ships: recompute the threshold with them
-    coef, bias = np.array(probe["coef"]), probe["bias"]
-    tz = choose(la + fa @ coef + bias, ls + fs @ coef + bias, lm + fm @ coef + bias)
-    probe["threshold_logit"] = tz
-    measured = measure(la + fa @ coef + bias, ls + fs @ coef + bias, lm + fm @ coef + bias, tz)
+    measured = measure(za, zs, zm, tz)
     print(json.dumps(measured, indent=1), flush=True)
     tfl = export_tflite(out, size, xa[held][:16])
 
