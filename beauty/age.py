@@ -9,9 +9,8 @@ INTER_AREA), through ImageNet MobileNetV2 cut after block 13
 (the later, widest blocks cost most and are not needed at 112 px), a 1×1 conv, average pooling
 and one "minor" logit. A linear probe on the scoring model's pooled features (`Probe`: computed
 for the score anyway, so nearly free) is added to it: alone those features catch few children, but
-their mistakes differ from the network's, and the sum refuses 96 % of held-out children against 90 %
-for the network alone, at the same limits on adults (network and probe cross-fitted on the dev folds for
-their thresholds, then trained on all of them; beauty.training.age_gate):
+their mistakes differ from the network's, and the sum refuses 91 % of held-out children against 83 %
+for the network alone, at the same limits on adults:
 
     refused when logit + probe(features) >= probe threshold
     (without the scoring model's features, or with other scoring weights: sigmoid(logit) >= threshold)

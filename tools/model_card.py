@@ -134,9 +134,9 @@ def probe_lines(g: dict, pct) -> list[str]:
     fit = p["fit"]
     out = [f"- Plus a probe on the scoring model's features: a logistic regression on the {len(p['coef'])} pooled features the",
            f"  score is computed from (so it costs one dot product), added to the network's logit with weight {fit['weight']};",
-           f"  refused when the sum >= {p['threshold_logit']:.3f}. Fitted on the training faces (all age-dev dev folds, cross-fitted like the network, and as",
+           f"  refused when the sum >= {p['threshold_logit']:.3f}. Fitted on the training faces (age-dev train folds, and as",
            f"  adults at weight {fit['adult_weight']} SCUT-FBP5500 and MEBeauty-dev train faces that do not calibrate); its",
-           f"  regularisation (C = {fit['C']}) and weight were chosen among {len(fit['trials'])} pairs by the dev-fold (out of fold)",
+           f"  regularisation (C = {fit['C']}) and weight were chosen among {len(fit['trials'])} pairs by the calibration-fold",
            f"  children refused ({pct(fit['calibration_children_refused'])}), never by the held-out faces. It belongs to one",
            f"  set of scoring weights (sha256 {p['model_sha256'][:12]}); with others the network decides alone."]
     kids, kids_alone = g["measured"].get("mebeauty_dev_train_children_by_eye"), (alone or {}).get("mebeauty_dev_train_children_by_eye")
