@@ -283,15 +283,20 @@ def final_fold_lines(final: dict, earlier: dict) -> list[str]:
     return out
 
 
+def _test_tta(metrics_json: str) -> dict:
+    """The flip-TTA test metrics of one train.py run (its metrics.json)."""
+    return json.loads(Path(metrics_json).read_text())["test"]["flip_tta"]
+
+
 def record_fold(fold: str, metrics_json: str, stage1_json: str | None = None) -> None:
     """Record one finished fold of the two-stage recipe (train.py's metrics.json of stage 2, and of stage 1 when
     given; flip TTA) in the model's .json."""
-    m = json.loads(Path(metrics_json).read_text())["test"]["flip_tta"]
+    m = _test_tta(metrics_json)
     cfg_path = DEFAULT_MODEL.with_suffix(".json")
     cfg = json.loads(cfg_path.read_text())
     rec = {k: m[k] for k in ("pc", "mae", "rmse", "n")}
     if stage1_json:
-        rec["stage1_pc"] = json.loads(Path(stage1_json).read_text())["test"]["flip_tta"]["pc"]
+        rec["stage1_pc"] = _test_tta(stage1_json)["pc"]
     cfg.setdefault("metrics", {}).setdefault(FINAL_FOLDS, {})[fold] = rec
     cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
     print(f"recorded {fold}: PC {m['pc']:.4f}; now regenerate the card")
