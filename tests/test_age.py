@@ -109,8 +109,8 @@ def test_gate_network_barely_moves_without_colour():
     """Half of the gate network's training faces were black and white, so a grayscale copy of a face gets about the
     colour face's logit: on these 220 SCUT-FBP5500 photos (every 25th), no drift towards "minor" and small changes.
     Networks trained with a tenth in grayscale drifted +0.40 and +0.65, median |change| 1.19 and 1.18, 36 % and 43 %
-    above +1, and fail here; this one: -0.16, 0.56, 10.5 %. Each face still moves (the gate is a small network at 112 px): the decision rates are
-    what stays, in weights/age_gate.json `measured_grayscale`."""
+    above +1, and fail here; this one: -0.16, 0.56, 10.5 %. Each face still moves (the gate is a small network at
+    112 px): the decision rates are what stays, in weights/age_gate.json `measured_grayscale`."""
     from beauty.age import to_gray
     from beauty.face import FaceDetector, find_faces
     from tests.support.paths import dataset_root

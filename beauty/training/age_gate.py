@@ -83,8 +83,9 @@ def limit(target: float, n: int) -> float:
     return round(target + 1.645 * float(np.sqrt(target * (1 - target) / n)), 3)
 
 
-LIMITS = {"18-30": 0.94, "31+": 0.985, "scut_calib": 0.01, "meb_calib": 0.015}  # scored >= / refused <=; the age-dev
-# ones are replaced by limit(TARGETS[band], n) for the out-of-fold counts (see main)
+LIMITS = {"scut_calib": 0.01, "meb_calib": 0.015}  # refused <= on the SCUT / MEBeauty calibration fifths; the age-dev
+# adults' limits are limit(TARGETS[band], n) for their out-of-fold counts (see main)
+GRAY_SHARE = 0.5  # share of the training faces turned black and white (3. in the module docstring)
 FROZEN = ("features_0_", "features_1_", "features_2_", "features_3_")  # low-level ImageNet blocks kept as they are
 GROUP_SHARES = (0.5, 0.35, 0.15)  # loss shares: age-dev minors, age-dev adults, SCUT/MEBeauty adults
 CROP_FRACTION = 0.72  # share of the aligned crop's side the gate reads: the face and a little hair, not the background
@@ -139,7 +140,7 @@ def cached(cache: Path, name: str, make_items, every_face: bool, size: int, frac
     return keys, crops
 
 
-def augment(x: np.ndarray, rng: np.random.Generator, gray_share: float = 0.5) -> np.ndarray:
+def augment(x: np.ndarray, rng: np.random.Generator, gray_share: float = GRAY_SHARE) -> np.ndarray:
     """Random mirror, shift/scale/rotation, brightness/contrast, black and white (`gray_share` of the faces), blur
     and JPEG of uint8 faces (a copy)."""
     import cv2
@@ -169,7 +170,7 @@ def augment(x: np.ndarray, rng: np.random.Generator, gray_share: float = 0.5) ->
 
 
 def train(x, minor, age, group, epochs: int, per_epoch: dict, shares: dict, age_weight: float = 0.5,
-          batch: int = 32, lr: float = 1e-3, seed: int = 0, gray_share: float = 0.5, log=print):
+          batch: int = 32, lr: float = 1e-3, seed: int = 0, gray_share: float = GRAY_SHARE, log=print):
     """The fine-tuned network (with its auxiliary age output); age < 0 where unknown.
 
     Each epoch draws up to `per_epoch[g]` faces of each group g (all of them when absent), so the
@@ -254,13 +255,15 @@ def score_features(cache: Path, name: str, keys, path_of, padded: bool, model_pa
         by_file.setdefault(file, []).append((i, j))
     for file, faces in by_file.items():
         rgb = load_image(path_of(file))
-        found = find_faces(pad(rgb) if padded else rgb, det)
         if gray:  # the colour photo's faces stand in for any face the black-and-white one loses
             try:
-                bw = find_faces(pad(to_gray(rgb)) if padded else to_gray(rgb), det)
+                found = find_faces(pad(to_gray(rgb)) if padded else to_gray(rgb), det)
             except BeautyError:
-                bw = []
-            found = bw if len(bw) >= max(j for _, j in faces) else [(d, to_gray(c)) for d, c in found]
+                found = []
+            if len(found) < max(j for _, j in faces):
+                found = [(d, to_gray(c)) for d, c in find_faces(pad(rgb) if padded else rgb, det)]
+        else:
+            found = find_faces(pad(rgb) if padded else rgb, det)
         idx = [i for i, _ in faces]
         out[idx] = lite.predict(np.stack([found[j - 1][1] for _, j in faces]), features=True)[1]
     np.save(f, out)
@@ -449,7 +452,7 @@ def main(argv=None) -> int:
     ap.add_argument("--crop-fraction", type=float, default=CROP_FRACTION,
                     help="share of the aligned crop's side the network reads, centred on the face (beauty.age.window)")
     ap.add_argument("--out", default=None, help="where to write the gate (default: weights/age_gate.npz)")
-    ap.add_argument("--gray-share", type=float, default=0.5,
+    ap.add_argument("--gray-share", type=float, default=GRAY_SHARE,
                     help="share of the training faces turned black and white (augmentation)")
     ap.add_argument("--skip-train", action="store_true", help="keep the .npz there and only calibrate, export, measure")
     ap.add_argument("--skip-app", action="store_true", help="do not measure through the app's Scorer")
@@ -514,7 +517,7 @@ def main(argv=None) -> int:
         train_s = fit_net(dev, out)
     # the cross-fitted networks (not shipped): trained once per recipe and kept in the cache
     recipe = (f"e{args.epochs}-lr{args.lr}-x{args.extra_per_epoch}-a{args.age_weight}-s{'-'.join(map(str, args.shares))}"
-              + f"-g{args.gray_share}")
+              f"-g{args.gray_share}")
     oof = np.full(len(ages), np.nan)
     for pair in CROSS_FIT:
         f = cache / f"xfit-{size}-f{round(frac * 100)}-{recipe}-folds{pair[0]}{pair[1]}.npz"
@@ -528,15 +531,14 @@ def main(argv=None) -> int:
     la, ls, lm = logits(net, xa), logits(net, xs), logits(net, xm)
     # age-dev side of the calibration: out-of-fold logits of every dev chip; SCUT-FBP5500 / MEBeauty-dev calibration
     # fifths: the shipped network's own (never trained on)
-    calib = dev
     lo = np.where(dev, oof, la)
-    limits = dict(LIMITS, **{b: limit(TARGETS[b], int(np.sum(dev & (ages >= lo_) & (ages <= hi_))))
-                             for b, (lo_, hi_) in BANDS.items() if b in TARGETS})
+    limits = {**{b: limit(TARGETS[b], int(np.sum(dev & (ages >= lo_) & (ages <= hi_))))
+                 for b, (lo_, hi_) in BANDS.items() if b in TARGETS}, **LIMITS}
 
     def choose(za, zs, zm) -> float:
         """The most refusing logit threshold that keeps the limits on the calibration faces."""
-        a1, a2 = za[calib & (ages >= 18) & (ages <= 30)], za[calib & (ages >= 31)]
-        ok = [t for t in np.unique(np.concatenate([za[calib], zs[s_cal], zm[m_cal]]))
+        a1, a2 = za[dev & (ages >= 18) & (ages <= 30)], za[dev & (ages >= 31)]
+        ok = [t for t in np.unique(np.concatenate([za[dev], zs[s_cal], zm[m_cal]]))
               if np.mean(a1 < t) >= limits["18-30"] and np.mean(a2 < t) >= limits["31+"]
               and np.mean(zs[s_cal] >= t) <= limits["scut_calib"] and np.mean(zm[m_cal] >= t) <= limits["meb_calib"]]
         if not ok:
@@ -547,7 +549,7 @@ def main(argv=None) -> int:
         """Rates at threshold t: held-out chips, SCUT and MEBeauty from the shipped logits, dev chips out of fold (zc)."""
         mv = zm[m_val & m_adult] >= t  # the val faces of adults: its children (marked by eye) are counted apart
         return {
-            "age_dev_calibration_folds": band_rates(zc[calib] >= t, ages[calib], src[calib]),
+            "age_dev_calibration_folds": band_rates(zc[dev] >= t, ages[dev], src[dev]),
             "age_dev_holdout": band_rates(za[held] >= t, ages[held], src[held]),
             "age_dev_holdout_per_ethnicity": per_ethnicity(za[held] >= t, ages[held], eth[held]),
             "scut_fbp5500": {"n": len(zs), "refused": _r(np.mean(zs >= t)), "train_60": _r(np.mean(zs[s_tr] >= t)),
@@ -612,7 +614,7 @@ def main(argv=None) -> int:
         for wt in PROBE_WEIGHTS:
             zo = lo + wt * po
             tz = choose(zo, ls + wt * ps, lm + wt * pm)
-            caught = float(np.mean(zo[calib & (ages <= 12)] >= tz))
+            caught = float(np.mean(zo[dev & (ages <= 12)] >= tz))
             trials.append((caught, c, wt, coef * wt, bias * wt, wt * po))
             print(f"probe C={c} weight={wt}: dev children refused out of fold {caught:.3f}", flush=True)
     caught, c, wt, coef, bias, po = max(trials, key=lambda x: x[0])
