@@ -135,7 +135,7 @@ def probe_lines(g: dict, pct) -> list[str]:
     out = [f"- Plus a probe on the scoring model's features: a logistic regression on the {len(p['coef'])} pooled features the",
            f"  score is computed from (so it costs one dot product), added to the network's logit with weight {fit['weight']};",
            f"  refused when the sum >= {p['threshold_logit']:.3f}. Fitted on the training faces (all age-dev dev folds, cross-fitted like the network, and as",
-           f"  adults at weight {fit['adult_weight']} SCUT-FBP5500 and MEBeauty-dev train faces that do not calibrate); its",
+           f"  adults at weight {fit['adult_weight']} the SCUT-FBP5500 and MEBeauty-dev train faces, cross-fitted over them too); its",
            f"  regularisation (C = {fit['C']}) and weight were chosen among {len(fit['trials'])} pairs by the dev-fold (out of fold)",
            f"  children refused ({pct(fit['calibration_children_refused'])}), never by the held-out faces. It belongs to one",
            f"  set of scoring weights (sha256 {p['model_sha256'][:12]}); with others the network decides alone."]
@@ -199,7 +199,8 @@ def age_gate_section(path=None) -> list[str]:
         *probe_lines(g, pct),
         f"- Thresholds, on faces kept out of training ({g['calibration']}): the most refusing one that",
         f"  keeps adults 18–30 scored >= {pct(lim['18-30'])} and 31+ >= {pct(lim['31+'])}, SCUT-FBP5500 photos refused",
-        f"  <= {pct(lim['scut_calib'])} and MEBeauty-dev faces <= {pct(lim['meb_calib'])}: when unsure it refuses.",
+        f"  <= {pct(lim['scut_calib'])} and MEBeauty-dev faces <= {pct(lim['meb_calib'])} (each target moved by a one-sided 95 %",
+        "  sampling margin for its number of calibration faces): when unsure it refuses.",
     ]
     missed = [b for b in target if not met(b)]
     if missed:
