@@ -195,7 +195,8 @@ def run_explain(args) -> int:
             for i, t in enumerate(ex.tips, 1):
                 print(f"tip {i}: {t.text.replace('**', '')}")
             if not ex.tips:
-                print("tips: none - no change of the photo had a reliable measured gain for photos like this one")
+                print("tips: none - the light and tilt of this photo are within the dataset's range, "
+                      "or undoing them moved the score too little")
             for t in ex.caveats:
                 print(f"flatters the score: {t.text.replace('**', '')}")
             if ex.note:

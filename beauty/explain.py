@@ -16,6 +16,11 @@
   that a condition of this photo raised them (the score is flattered, a flaw of the model).
   Only kinds of line that passed the tool's calibration are shown. Lines never concern the
   face itself.
+* **Per-photo checks** (`try_fixes`): the averages cannot tell which way one photo would move
+  (for each condition, undoing it raises some photos' scores and lowers others'), so a condition
+  software can undo (dim light, tilt) is undone on the photo itself and the photo scored again;
+  the line gives that change, when it is big enough to have called the real direction right in
+  calibration (`photo_effects.json` "thresholds" → "simulated").
 * **Between shots** (`compare`): one line on what differed between two webcam shots.
 
 Pure numpy and OpenCV plus the scorer: no TensorFlow import of its own, so it runs on
@@ -209,11 +214,17 @@ def main_detection(detector, rgb: np.ndarray, box) -> Detection | None:
     return best if _iou(best.box, box) > 0.3 else None
 
 
-def photo_info(scorer, result, index: int = 1) -> dict | None:
-    """`describe` for face `index` of a Scorer result (one more detection pass, a few ms); None if lost."""
+def photo_face(scorer, result, index: int = 1) -> tuple[Detection | None, dict | None]:
+    """(detection, `describe`) of face `index` of a Scorer result (one more detection pass, a few ms);
+    (None, None) if the face is not found again."""
     fs = result.faces[index - 1]
     det = main_detection(scorer.detector, result.image, fs.box)
-    return None if det is None else describe(result.image, det, fs.crop)
+    return (None, None) if det is None else (det, describe(result.image, det, fs.crop))
+
+
+def photo_info(scorer, result, index: int = 1) -> dict | None:
+    """`describe` for face `index` of a Scorer result; None if lost."""
+    return photo_face(scorer, result, index)[1]
 
 
 # ---------------------------------------------------------------- synthetic photo changes
@@ -376,17 +387,39 @@ def expected_effect(factor: dict, value: float, score: float) -> tuple[float, fl
     return effect, near["share_up"], near["share_down"], near["n"]
 
 
-def findings(info: dict | None, score: float, effects: dict | None = None) -> list[Tip]:
-    """Every condition of this photo with a measured, consistent effect: tips first, largest effect first."""
+def outside(table: dict, value: float | None) -> bool:
+    """The descriptor lies beyond the dataset's own photos (p5..p95) on this factor's side."""
+    if value is None:
+        return False
+    base = table["baseline"]
+    return value < base["p5"] if table["side"] == "low" else value > base["p95"]
+
+
+def findings(info: dict | None, score: float, effects: dict | None = None, tried: dict | None = None) -> list[Tip]:
+    """Every condition of this photo with a measured, consistent effect: tips first, largest effect first.
+
+    A factor with a calibrated per-photo check (`thresholds["simulated"]`) speaks only from `tried`
+    (`try_fixes`: this photo's own score with the condition undone by software); the others from the
+    table of effects on photos like this one.
+    """
     if info is None:
         return []
     effects = effects or load_effects()
     thresholds = effects.get("thresholds", {})  # per kind, calibrated by the measuring tool; None: never shown
+    simulated = thresholds.get("simulated") or {}
+    tried = tried or {}
     lo, hi = _band_edges(score)
     out = []
     for name, table in effects["factors"].items():
         f = FACTORS.get(name)
-        value = None if f is None else descriptor(info, table["descriptor"])
+        if f is None:
+            continue
+        if simulated.get(name) is not None:
+            t = _tried_line(name, f, simulated[name], tried.get(name))
+            if t is not None:
+                out.append(t)
+            continue
+        value = descriptor(info, table["descriptor"])
         e = None if value is None else expected_effect(table, value, score)
         if e is None:
             continue
@@ -416,14 +449,115 @@ def findings(info: dict | None, score: float, effects: dict | None = None) -> li
     return unique
 
 
-def tips(info: dict | None, score: float, effects: dict | None = None, limit: int = 3) -> list[Tip]:
+def _tried_line(name: str, f: Factor, th: dict, delta: float | None) -> Tip | None:
+    """The line for a condition undone by software on this very photo (`try_fixes`), if the change is big
+    enough to have called the direction right in calibration."""
+    if delta is None or abs(delta) < th["min_delta"]:
+        return None
+    how, made = SIMULATION[name]
+    checked = (f"On {th['lines']} SCUT-FBP5500 test photos {made} on purpose, this check called the way the "
+               f"real photo's score moved right {th['precision']:.0%} of the time.")
+    if delta > 0:
+        text = f"**{f.heading}** ({f.todo}): {how}, this photo scores +{delta:.2f}. {checked}"
+        return Tip(name, "tip", delta, th["precision"], th["lines"], text)
+    text = (f"**{f.condition}**, and this model scores it higher for that: {how}, this photo scores "
+            f"{-delta:.2f} lower. It flatters the score; a flaw of the model, not advice. {checked}")
+    return Tip(name, "caveat", delta, th["precision"], th["lines"], text)
+
+
+def tips(info: dict | None, score: float, effects: dict | None = None, limit: int = 3,
+         tried: dict | None = None) -> list[Tip]:
     """The 1–3 photo changes with the largest expected gain for this shot (none when nothing stands out)."""
-    return [t for t in findings(info, score, effects) if t.kind == "tip"][:limit]
+    return [t for t in findings(info, score, effects, tried) if t.kind == "tip"][:limit]
 
 
-def caveats(info: dict | None, score: float, effects: dict | None = None, limit: int = 2) -> list[Tip]:
+def caveats(info: dict | None, score: float, effects: dict | None = None, limit: int = 2,
+            tried: dict | None = None) -> list[Tip]:
     """Conditions of this photo that raise this model's score (measured), largest first."""
-    return [t for t in findings(info, score, effects) if t.kind == "caveat"][:limit]
+    return [t for t in findings(info, score, effects, tried) if t.kind == "caveat"][:limit]
+
+
+# ---------------------------------------------------------------- undoing a condition on the photo itself
+
+# how each condition is undone by software (`fix_photo`), and how the calibration photos were given it
+SIMULATION = {
+    "darker": ("brightened by software to the dataset's typical light", "darkened"),
+    "brighter": ("darkened by software to the dataset's typical light", "brightened"),
+    "side_left": ("with the light evened out across the face by software", "lit from one side"),
+    "side_right": ("with the light evened out across the face by software", "lit from one side"),
+    "tilt": ("turned upright by software", "tilted"),
+}
+
+
+def exposure_fix(light: float, target: float) -> float:
+    """Exposure factor that brings the face's mean luma to `target` (in linear light, as a camera would)."""
+    lut = lambda v: float(to_linear(np.array([int(np.clip(round(v * 255), 1, 255))]))[0])  # noqa: E731
+    return float(np.clip(lut(target) / lut(light), 0.2, 6.0))
+
+
+def side_fix(side: float, effects: dict) -> float:
+    """The side-light strength that cancels the measured imbalance (from the table: descriptor vs strength)."""
+    pts = [(0.0, effects["factors"]["side_left"]["baseline"]["p50"])]
+    for f in ("side_left", "side_right"):
+        for row in effects["factors"][f]["levels"]:
+            pts.append((row["amount"], row["descriptor_median"]))
+    pts.sort(key=lambda p: p[1])
+    return -float(np.interp(side, [p[1] for p in pts], [p[0] for p in pts]))
+
+
+def eye_centre(det: Detection) -> tuple[float, float]:
+    (x1, y1), (x2, y2) = det.right_eye, det.left_eye
+    return (x1 + x2) / 2, (y1 + y2) / 2
+
+
+def fix_photo(rgb: np.ndarray, name: str, det: Detection, info: dict, effects: dict) -> np.ndarray:
+    """The photo with condition `name` undone by software, by the amount its descriptor calls for."""
+    centre, iod = eye_centre(det), info["face_px"]
+    if name in ("darker", "brighter"):
+        target = effects["factors"]["darker"]["baseline"]["p50"]
+        return change_photo(rgb, "exposure", exposure_fix(info["light"], target), centre, iod)
+    if name in ("side_left", "side_right"):
+        return change_photo(rgb, "side", side_fix(info["side_light"], effects), centre, iod)
+    if name == "tilt":
+        return change_photo(rgb, "roll", info["roll"], centre, iod)
+    raise ValueError(f"{name!r} cannot be undone by software")
+
+
+def fixable(info: dict | None, effects: dict, calibrated: bool = True) -> list[str]:
+    """Conditions of this photo beyond the dataset's range that software can undo (with `calibrated`: only
+    those whose per-photo check passed calibration, the only ones the page uses)."""
+    if info is None:
+        return []
+    simulated = effects.get("thresholds", {}).get("simulated") or {}
+    return [name for name in SIMULATION
+            if (not calibrated or simulated.get(name) is not None)
+            and outside(effects["factors"][name], descriptor(info, effects["factors"][name]["descriptor"]))]
+
+
+def try_fixes(scorer, rgb: np.ndarray, det: Detection, crop: np.ndarray, info: dict | None,
+              effects: dict | None = None, names: list[str] | None = None) -> dict[str, float]:
+    """Per condition in `names` (default: `fixable`), score(photo with it undone) − score(photo), through the
+    app's own path: find the face again, align, crop, score with the scorer's runtime and TTA. A condition
+    whose fixed photo loses the face is left out. No model call when the photo has nothing to undo."""
+    from .face import _iou, crop_face
+
+    effects = effects or load_effects()
+    names = fixable(info, effects) if names is None else names
+    if not names:
+        return {}
+    kept, crops = [], [np.asarray(crop, np.uint8)]
+    for name in names:
+        fixed = fix_photo(rgb, name, det, info, effects)
+        dets = scorer.detector.detect(fixed)
+        best = max(dets, key=lambda d: _iou(d.box, det.box), default=None)
+        if best is None or _iou(best.box, det.box) <= 0.3:
+            continue
+        kept.append(name)
+        crops.append(crop_face(fixed, best, scorer.detector))
+    if not kept:
+        return {}
+    s = np.asarray(scorer.score_crops(np.stack(crops)), np.float64)
+    return {name: float(v - s[0]) for name, v in zip(kept, s[1:])}
 
 
 def _band_edges(score: float) -> tuple[str, str]:
@@ -523,8 +657,9 @@ class Explanation:
             lines.append("**For a better photo** (changes of the photo, not of the face):")
             lines += [f"{i}. {t.text}" for i, t in enumerate(self.tips, 1)]
         else:
-            lines.append("**Photo tips:** none for this photo: no change of light, face size, sharpness or tilt "
-                         "reliably raised the scores of similar photos when measured (see About).")
+            lines.append("**Photo tips:** none for this photo. When the light on the face or the head's tilt is "
+                         "outside the range of the dataset's photos, the page undoes it in software and scores "
+                         "the photo again; face size and sharpness it cannot check reliably (see About).")
         if self.caveats:
             lines += ["", "**What flatters this score:**"]
             lines += [f"- {t.text}" for t in self.caveats]
@@ -534,15 +669,15 @@ class Explanation:
 
 
 def explain_face(scorer, crop: np.ndarray, info: dict | None, index: int = 1, n_faces: int = 1,
-                 effects: dict | None = None) -> Explanation:
-    """Map and tips for one scored crop (`info`: `describe` of its photo, or None)."""
+                 effects: dict | None = None, tried: dict | None = None) -> Explanation:
+    """Map and tips for one scored crop (`info`: `describe` of its photo, or None; `tried`: `try_fixes`)."""
     heatmap = occlusion_map(crop, scorer.score_crops)
     try:
         effects = effects or load_effects()
     except OSError:  # a checkout without the measured table: the map still works
         log.warning("no photo-effects table at %s: no photo tips", EFFECTS_PATH)
         return Explanation(index, n_faces, heatmap, info)
-    found = findings(info, heatmap.score, effects)
+    found = findings(info, heatmap.score, effects, tried)
     return Explanation(index, n_faces, heatmap, info, [t for t in found if t.kind == "tip"][:3],
                        [t for t in found if t.kind == "caveat"][:2], pose_note(info, effects))
 
@@ -555,5 +690,7 @@ def explain(scorer, src, index: int = 1) -> Explanation:
 def explain_result(scorer, result, index: int = 1) -> Explanation:
     """`explain` for a `Scorer.score` result."""
     index = min(max(1, index), len(result.faces))
-    return explain_face(scorer, result.faces[index - 1].crop, photo_info(scorer, result, index), index,
-                        len(result.faces))
+    crop = result.faces[index - 1].crop
+    det, info = photo_face(scorer, result, index)
+    tried = {} if det is None else try_fixes(scorer, result.image, det, crop, info)
+    return explain_face(scorer, crop, info, index, len(result.faces), tried=tried)

@@ -72,10 +72,15 @@ def test_lines_are_about_the_photo_never_the_face():
         info = {"light": rng.uniform(0.05, 0.95), "side_light": rng.uniform(-0.8, 0.8),
                 "face_px": rng.uniform(10, 200), "sharpness": rng.uniform(0.05, 1.2), "roll": rng.uniform(-30, 30),
                 "yaw": rng.uniform(-0.5, 0.5), "pitch": rng.uniform(0.2, 1.0)}
-        for t in explain.findings(info, rng.uniform(1.2, 4.8), effects):
-            th = effects["thresholds"][t.kind]  # only what passed calibration is ever said
-            assert th is not None and abs(t.effect) >= th["min_gain"] and t.share >= th["min_share"]
+        tried = {name: rng.uniform(-0.2, 0.2) for name in explain.fixable(info, effects)}  # per-photo checks
+        for t in explain.findings(info, rng.uniform(1.2, 4.8), effects, tried):
             assert t.factor in explain.FACTORS and (t.effect > 0) == (t.kind == "tip")
+            sim = effects["thresholds"]["simulated"].get(t.factor)
+            if sim is not None:  # only what passed calibration is ever said
+                assert t.effect == tried[t.factor] and abs(t.effect) >= sim["min_delta"]
+            else:
+                th = effects["thresholds"][t.kind]
+                assert th is not None and abs(t.effect) >= th["min_gain"] and t.share >= th["min_share"]
             texts.append(t.text)
         texts.append(explain.pose_note(info, effects) or "")
     low = " ".join(texts).lower()
@@ -90,6 +95,38 @@ def test_nothing_to_say_about_a_photo_like_the_datasets():
     for score in (1.5, 2.5, 3.0, 3.5, 4.5):
         assert explain.findings(info, score, effects) == []
     assert explain.pose_note(info, effects) is None
+    assert explain.fixable(info, effects, calibrated=False) == []  # nothing to undo, so no extra model call
+
+
+def test_dim_photo_is_brightened_and_scored_again_through_the_app_path(scorer, astronaut_rgb):
+    """The per-photo check is the app's own score of the photo with the condition undone by software."""
+    effects = explain.load_effects()
+    dim = explain.change_photo(astronaut_rgb, "exposure", 0.3)
+    result = scorer.score(dim)
+    det, info = explain.photo_face(scorer, result)
+    assert info["light"] < effects["factors"]["darker"]["baseline"]["p5"]
+    assert "darker" in explain.fixable(info, effects)
+    tried = explain.try_fixes(scorer, dim, det, result.main.crop, info, effects)
+    bright = scorer.score(explain.fix_photo(dim, "darker", det, info, effects))
+    assert describe_light(scorer, bright) == pytest.approx(effects["factors"]["darker"]["baseline"]["p50"], abs=0.03)
+    assert tried["darker"] == pytest.approx(bright.main.score - result.main.score, abs=1e-4)
+    ex = explain.explain_result(scorer, result)
+    lines = [t for t in ex.tips + ex.caveats if t.factor == "darker"]
+    th = effects["thresholds"]["simulated"]["darker"]
+    assert len(lines) == (abs(tried["darker"]) >= th["min_delta"])
+    for t in lines:
+        assert t.effect == pytest.approx(tried["darker"]) and f"{abs(t.effect):.2f}" in t.text
+        assert "brightened by software" in t.text and f"{th['precision']:.0%}" in t.text
+    # a photo in the dataset's range costs no extra model call
+    normal = scorer.score(astronaut_rgb)
+    calls = scorer.model_calls
+    det0, info0 = explain.photo_face(scorer, normal)
+    assert explain.try_fixes(scorer, astronaut_rgb, det0, normal.main.crop, info0, effects) == {}
+    assert scorer.model_calls == calls
+
+
+def describe_light(scorer, result) -> float:
+    return explain.photo_face(scorer, result)[1]["light"]
 
 
 def test_photo_effects_table_is_current_and_verified():
@@ -103,20 +140,27 @@ def test_photo_effects_table_is_current_and_verified():
     assert effects["photos"]["measured"] >= 400 and effects["photos"]["held_out"] >= 400
     for factor in effects["factors"].values():
         assert len(factor["levels"]) >= 2 and all(lv["n"] >= 100 for lv in factor["levels"])  # faces still found
-    # what the page says, applied to held-out photos: a kind of line is shown only with thresholds that were right
-    # >= 85 % of the time in cross-checks within the measured half, and then must hold >= 75 % on the held-out half.
-    # The less the model reacts to how a photo was taken, the fewer lines qualify: 50+ for the stage-1 weights; for
-    # the shipped ones none on 400 measured photos (the best caveat thresholds: 84 % on 106 lines; at 80 % the
-    # lines held for 71 % of held-out photos, and on 200 measured photos 20 lines held for 68-75 %)
+    # what the page says, applied to held-out photos. Light and tilt are checked on the photo itself (undone by
+    # software and scored again), shown from the |change| at which that check called the real direction right
+    # >= 85 % of the time in cross-checks within the measured half; the other conditions speak from the table of
+    # average effects only with thresholds that reached the same precision (for the shipped weights none does:
+    # the best table caveats were right 84 % of the time, and 71 % on held-out photos).
     v, th = effects["verification"], effects["thresholds"]
     assert th["target_precision"] >= 0.85
+    sim = {k: t for k, t in th["simulated"].items() if not k.endswith("_grid")}
+    assert set(sim) == set(explain.SIMULATION)
+    for name, t in sim.items():
+        assert t is None or (t["precision"] >= th["target_precision"] and t["lines"] >= 50), (name, t)
+    assert sim["darker"] is not None  # dim light: the check of the photo itself qualifies
     for kind, key in (("tips", "tip"), ("caveats", "caveat")):
-        assert (th[key] is None) == (v[kind]["shown"] == 0), (kind, th[key], v[kind])
-        assert v[kind]["shown"] == 0 or v[kind]["rate"] >= 0.75, (kind, v[kind])
-        if th[key] is None:  # no thresholds qualified: every candidate in the grid missed the target precision
+        assert v[kind]["shown"] >= 20 and v[kind]["rate"] >= 0.75, (kind, v[kind])
+        # the lines whose change was really made and really undone: the honest part of the check
+        assert v[kind]["naming_the_change_made"] >= 20 and v[kind]["rate_naming_the_change_made"] >= 0.75, v[kind]
+        if th[key] is None:  # no table thresholds qualified: every candidate in the grid missed the target precision
             assert all(g["precision"] < th["target_precision"] or g["off_target"] > th["max_off_target"]
                        for g in th["grid"][key]), key
-    assert v["unchanged_photos_with_a_tip"] == 0 and v["cases"] >= 1000
+    # a photo like the dataset's rarely gets a line (only when its light or tilt is beyond p5..p95 already)
+    assert v["unchanged_photos_with_a_tip"] <= 0.05 * v["unchanged_photos"] and v["cases"] >= 1000
 
 
 def test_shot_line_names_what_differed(scorer, astronaut_rgb):
@@ -200,9 +244,11 @@ def test_lines_hold_on_held_out_photos(scorer):
     v = measure.verify(measure.Runner(scorer), dataset_root(), held_out[::2], effects, seed=1, draws=3)
     shown = v["tips"]["shown"] + v["caveats"]["shown"]
     moved = v["tips"]["moved_as_said"] + v["caveats"]["moved_as_said"]
-    print(f"\nlines on {len(held_out[::2])} held-out photos, fresh changes: {moved}/{shown} moved the score as said")
-    assert v["cases"] >= 500 and v["unchanged_photos_with_a_tip"] == 0
-    if effects["thresholds"]["tip"] is None and effects["thresholds"]["caveat"] is None:
-        assert shown == 0  # the shipped weights: no kind of line qualified, and none may appear
-    else:  # sampling SD of the rate on ~20 lines is about 0.1, hence 0.7 for this fresh draw
-        assert shown >= 10 and moved / shown >= 0.7, {k: v[k] for k in v if k != "details"}
+    named = v["tips"]["naming_the_change_made"] + v["caveats"]["naming_the_change_made"]
+    named_ok = v["tips"]["naming_the_change_made_moved_as_said"] + v["caveats"]["naming_the_change_made_moved_as_said"]
+    print(f"\nlines on {len(held_out[::2])} held-out photos, fresh changes: {moved}/{shown} moved the score as said; "
+          f"{named_ok}/{named} of those naming the change made")
+    assert v["cases"] >= 500 and v["unchanged_photos_with_a_tip"] <= 0.05 * v["unchanged_photos"]
+    # sampling SD of a rate near 0.9 on ~50 lines is about 0.04
+    assert shown >= 40 and moved / shown >= 0.75, {k: v[k] for k in v if k != "details"}
+    assert named >= 30 and named_ok / named >= 0.75, {k: v[k] for k in v if k != "details"}

@@ -121,3 +121,37 @@ def test_webcam_line_on_what_differed(page, artifacts):
     # the same still frame twice: nothing about the photo differed
     assert re.search(r"(your best one|your previous best, this shot) had about the same light, pose", line), line
     page.screenshot(path=str(artifacts / "why-webcam.png"), full_page=True)
+
+
+@pytest.mark.parametrize("size,theme", [((1366, 900), "light"), ((390, 844), "dark")])
+def test_dim_photo_gets_its_own_light_line(page, app_url, scorer, tmp_path, artifacts, size, theme):
+    """A photo darker than the dataset's: the page brightens it in software, scores it again and says by how much."""
+    from PIL import Image
+
+    from beauty import explain
+    from beauty.image import load_image
+    from tests.support.paths import ROOT
+
+    dim = tmp_path / "dim.jpg"
+    Image.fromarray(explain.change_photo(load_image(ROOT / "examples" / "biden.jpg"), "exposure", 0.25)).save(
+        dim, quality=92)
+    expected = explain.explain(scorer, dim)
+    light = [t for t in expected.tips + expected.caveats if t.factor == "darker"]
+    assert light, "the dimmed photo should get a line about the light"
+    ctx = page.context.browser.new_context(viewport={"width": size[0], "height": size[1]}, color_scheme=theme)
+    try:
+        pg = ctx.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(page.url.split("?")[0] + ("?__theme=dark" if theme == "dark" else ""))
+        pg.wait_for_selector("#photo")
+        _upload(pg, dim)
+        pg.locator("#why-button").click()
+        pg.wait_for_selector("#why-map img")
+        pg.wait_for_function("document.querySelector('#why-tips').innerText.includes('Why')")
+        text = pg.locator("#why-tips").inner_text()
+        assert "brightened by software" in text and f"{abs(light[0].effect):.2f}" in text, text
+        assert ("More light on your face" in text) == (light[0].kind == "tip")
+        pg.locator("#why-tips").scroll_into_view_if_needed()
+        pg.screenshot(path=str(artifacts / f"why-dim-{theme}-{size[0]}.png"), full_page=False)
+    finally:
+        ctx.close()
