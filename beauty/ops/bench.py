@@ -165,10 +165,20 @@ def stages(scorer, photo: bytes, runs: int, reference=None) -> dict:
 
 def explain_timing(scorer, photo: bytes, reference, runs: int = 5) -> dict:
     """`beauty.explain.explain` on the photo (score, the map of face 1: 37 crops in one batch, photo tips),
-    interleaved with the reference."""
-    from ..explain import explain
+    and on a dimmed copy, which also gets the per-photo light check (`explain.try_fixes`), interleaved with
+    the reference."""
+    import io
 
-    return interleaved({"explain": lambda: explain(scorer, photo), "reference": reference}, runs, warmup=1)
+    from PIL import Image
+
+    from ..explain import change_photo, explain
+    from ..image import load_image
+
+    buf = io.BytesIO()
+    Image.fromarray(change_photo(load_image(photo), "exposure", 0.3)).save(buf, "JPEG", quality=92)
+    dim = buf.getvalue()
+    return interleaved({"explain": lambda: explain(scorer, photo), "explain_dim": lambda: explain(scorer, dim),
+                        "reference": reference}, runs, warmup=1)
 
 
 def cold_start(photo: bytes, timeout: float = 120.0) -> dict:
@@ -351,7 +361,7 @@ def verdict(res: dict) -> dict:
         v["cli_bulk_per_photo_vs_resnet50"] = res["bulk"]["per_photo_ms"] / res["bulk"]["reference"]["p50_ms"]
     v["webcam_fps"] = res["webcam"]["fps"]
     if "explain" in res:
-        v["explain_s"] = res["explain"]["explain"]["p50_ms"] / 1e3
+        v["explain_s"] = max(res["explain"][k]["p50_ms"] for k in ("explain", "explain_dim")) / 1e3
     if "app" in res:
         v["cold_start_s"] = res["app"]["cold_start_s"]
         v["peak_rss_gb"] = res["app"]["app_peak_rss_gb"]
@@ -395,7 +405,8 @@ def report(res: dict) -> str:
     if "explain" in res:
         e = res["explain"]
         lines.append(f"explain (map of one face + photo tips): p50 {e['explain']['p50_ms'] / 1e3:.2f} s, p95 "
-                     f"{e['explain']['p95_ms'] / 1e3:.2f} s (ResNet50 in the same loop {e['reference']['p50_ms']:.1f} ms)")
+                     f"{e['explain']['p95_ms'] / 1e3:.2f} s; dimmed copy, with the per-photo light check, p50 "
+                     f"{e['explain_dim']['p50_ms'] / 1e3:.2f} s (ResNet50 in the same loop {e['reference']['p50_ms']:.1f} ms)")
     if "bulk" in res:
         b = res["bulk"]
         lines.append(f"CLI bulk: python -m beauty score on {b['photos']} photos "
