@@ -369,10 +369,10 @@ def expected_effect(factor: dict, value: float, score: float) -> tuple[float, fl
     (the unchanged photos' median, 0); beyond the strongest level nothing is extrapolated. The shares are
     those of the measured level nearest to the shot.
     """
+    if not outside(factor, value):
+        return None
     base = factor["baseline"]
     low = factor["side"] == "low"
-    if (value >= base["p5"]) if low else (value <= base["p95"]):
-        return None
     band = score_band(score)
     levels = [lv for lv in factor["levels"] if lv["by_score"][band]["n"] >= MIN_PHOTOS]
     if not levels:
