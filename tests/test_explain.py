@@ -147,7 +147,7 @@ def test_photo_effects_table_is_current_and_verified():
     # the best table caveats were right 84 % of the time, and 71 % on held-out photos).
     v, th = effects["verification"], effects["thresholds"]
     assert th["target_precision"] >= 0.85
-    sim = {k: t for k, t in th["simulated"].items() if not k.endswith("_grid")}
+    sim = th["simulated"]
     assert set(sim) == set(explain.SIMULATION)
     for name, t in sim.items():
         assert t is None or (t["precision"] >= th["target_precision"] and t["lines"] >= 50), (name, t)

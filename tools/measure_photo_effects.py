@@ -261,8 +261,9 @@ def calibrate(records: list[dict]) -> dict:
                         kind = "tip" if effect > 0 else "caveat"
                         cands.append((kind, name == made, abs(effect), up if effect > 0 else down,
                                       name == made and np.sign(gain) == np.sign(effect)))
+    simulated, simulated_grid = calibrate_simulated(ok)
     out = {"method": "2-fold cross-validation within the measure half", "target_precision": TARGET_PRECISION,
-           "max_off_target": MAX_OFF_TARGET, "grid": {}, "simulated": calibrate_simulated(ok)}
+           "max_off_target": MAX_OFF_TARGET, "grid": {"simulated": simulated_grid}, "simulated": simulated}
     for kind in ("tip", "caveat"):
         best, grid = None, []
         for g in GAINS:
@@ -288,14 +289,15 @@ def calibrate(records: list[dict]) -> dict:
 DELTAS = (0.03, 0.05, 0.08, 0.1)
 
 
-def calibrate_simulated(ok: list[dict]) -> dict:
+def calibrate_simulated(ok: list[dict]) -> tuple[dict, dict]:
     """Per condition software can undo: the smallest |change| of the per-photo check (`try_fixes`) from which
     its sign matched the real one (the unchanged photo against the changed one) for >= TARGET_PRECISION of
     the measure half's photos changed that way; None when no threshold qualifies (the condition then falls
     back to the table). Gated by the range of each fold's own unchanged photos (2-fold, like the table's
     thresholds). Lines on photos changed another way (a side-lit face is darker too) are counted
     (`off_target`) but not limited as the table's are: the check is about this very photo, and what it
-    says is what the software change does to it."""
+    says is what the software change does to it. Returns (chosen threshold or None, grid of candidates), each
+    per condition."""
     from beauty import explain
 
     cands = {name: [] for name in explain.SIMULATION}  # (|delta|, names the change made?, right sign?)
@@ -312,7 +314,7 @@ def calibrate_simulated(ok: list[dict]) -> dict:
                         table = effects["factors"][name]
                         if explain.outside(table, explain.descriptor(info, table["descriptor"])):
                             cands[name].append((abs(delta), name == made, name == made and np.sign(real) == np.sign(delta)))
-    out = {}
+    chosen, grids = {}, {}
     for name, cs in cands.items():
         best, grid = None, []
         for g in DELTAS:
@@ -324,9 +326,8 @@ def calibrate_simulated(ok: list[dict]) -> dict:
             grid.append({"min_delta": g, "lines": len(right), "precision": round(prec, 3), "off_target": round(off, 3)})
             if prec >= TARGET_PRECISION and (best is None or len(right) > best["lines"]):
                 best = grid[-1]
-        out[name] = None if best is None else {k: best[k] for k in ("min_delta", "lines", "precision", "off_target")}
-        out[f"{name}_grid"] = grid
-    return out
+        chosen[name], grids[name] = best, grid
+    return chosen, grids
 
 
 def _factor_descriptor(factor: str) -> tuple[str, str]:
@@ -552,11 +553,10 @@ def report(effects: dict) -> str:
                                      else f"shown when |effect| >= {t['min_gain']} and share >= {t['min_share']} "
                                           f"(calibration precision {t['precision']:.0%} on {t['lines']} lines)"))
     for name, t in th["simulated"].items():
-        if not name.endswith("_grid"):
-            lines.append(f"per-photo check of {name}: " + (
-                "not used: no threshold reached the target precision in calibration" if t is None else
-                f"a line when |change| >= {t['min_delta']} (calibration: sign right for {t['precision']:.0%} of "
-                f"{t['lines']} photos changed that way; {t['off_target']:.0%} of its lines on photos changed another way)"))
+        lines.append(f"per-photo check of {name}: " + (
+            "not used: no threshold reached the target precision in calibration" if t is None else
+            f"a line when |change| >= {t['min_delta']} (calibration: sign right for {t['precision']:.0%} of "
+            f"{t['lines']} photos changed that way; {t['off_target']:.0%} of its lines on photos changed another way)"))
     v = effects["verification"]
     pct = lambda x: "–" if x is None else f"{x:.1%}"  # noqa: E731
     lines.append("")

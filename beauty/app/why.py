@@ -31,8 +31,7 @@ def about() -> str:
         checked = (f" On {eff['photos']['held_out']} other test photos changed at random, the change a line "
                    f"named was undone for real {n_real} times, and the score moved the way the line said "
                    f"{ok_real} times ({ok_real / n_real:.0%})." if n_real else "")
-        simulated = [n for n, t in (eff["thresholds"].get("simulated") or {}).items()
-                     if not n.endswith("_grid") and t is not None]
+        simulated = [n for n, t in (eff["thresholds"].get("simulated") or {}).items() if t is not None]
     except (OSError, KeyError):
         checked, measured, simulated = "", 200, []
     kinds = [k for k, names in (("the light on the face", ("darker", "brighter")), ("the head's tilt", ("tilt",)),
