@@ -182,6 +182,7 @@ def test_phone_shows_score_range_and_percentile_without_scrolling(open_page, sco
                 ".bs-card:not([hidden]) .bs-gauge svg text"]:
         fg, bg = pg.evaluate(COLORS, sel)
         assert abs(_luminance(fg) - _luminance(bg)) > 0.4, (theme, sel, fg, bg)
+    _touch_targets(pg)  # "Download result card", "About this score", "Why this score?"
     time.sleep(0.5)
     pg.screenshot(path=str(artifacts / f"phone-{theme}.png"))
     if theme == "light" and os.environ.get("UPDATE_SCREENSHOT"):
@@ -276,6 +277,13 @@ def test_refusals_are_one_lasting_message(page, no_face_path, tmp_path, artifact
     assert "Traceback" not in body and 'File "' not in body
 
 
+def _touch_targets(pg, least: int = 44) -> None:
+    """On a touch screen every visible text button is at least a finger's height."""
+    heights = pg.evaluate("""[...document.querySelectorAll('button.sm, button.md, button.lg')]
+        .filter(b => b.offsetParent && b.innerText.trim()).map(b => [b.innerText.trim(), b.getBoundingClientRect().height])""")
+    assert heights and all(h >= least - 0.5 for _, h in heights), heights
+
+
 def test_webcam_one_click_per_shot_and_the_camera_stays_on(open_page, scorer, camera_photo, artifacts, tmp_path):
     pg = open_page(PHONE)
     pg.get_by_role("tab", name="Webcam").click()
@@ -293,6 +301,14 @@ def test_webcam_one_click_per_shot_and_the_camera_stays_on(open_page, scorer, ca
     captions = pg.locator("#gallery").inner_text()
     assert len(re.findall(r"score \d\.\d\d · \d+(?:st|nd|rd|th) pct", captions)) == 2, captions
     assert "★ score" in captions and "…" not in captions  # full captions
+    # each caption sits under its photo, not over the face, and the grid is as tall as its shots
+    for img_box, cap_box in pg.evaluate("""[...document.querySelectorAll('#gallery .thumbnail-item')].map(t =>
+        [t.querySelector('img').getBoundingClientRect().bottom, t.querySelector('.caption-label').getBoundingClientRect().top])"""):
+        assert cap_box >= img_box - 1, (img_box, cap_box)
+    grid, items = pg.evaluate("""[document.querySelector('#gallery .grid-wrap').getBoundingClientRect().height,
+        document.querySelector('#gallery .grid-container').getBoundingClientRect().height]""")
+    assert grid <= items + 40, (grid, items)  # no empty panel under one row of shots
+    _touch_targets(pg)  # "Download best shot", "Reset shots"
     if expected.low is not None:  # two shots of the same still frame: their ranges overlap
         assert "too close to call" in (pg.locator("#best-headline").inner_text()
                                        + pg.locator("#last-shot").inner_text()).lower()

@@ -114,6 +114,10 @@ CSS = """
 #faces-table .table-container, #faces-table .table-wrap {max-width: 100%; overflow-x: auto;}
 #technical pre, #technical code {white-space: pre-wrap; overflow-wrap: anywhere; max-width: 100%;}
 #result-actions > * {flex: 1 1 auto; min-width: 150px;}
+/* on a touch screen every text button is at least a finger's height (44 px, as platform guidelines ask) */
+@media (pointer: coarse) {
+  button.sm, button.md, button.lg {min-height: 44px !important;}
+}
 
 /* the webcam */
 #cam .cam-box {position: relative; background: #111; border-radius: var(--radius-lg); overflow: hidden;
@@ -128,8 +132,16 @@ CSS = """
 #cam .cam-shot:disabled {opacity: 0.5; cursor: default;}
 #cam .cam-start {background: var(--button-secondary-background-fill); color: var(--button-secondary-text-color);}
 #cam .flash .cam-box {outline: 4px solid var(--color-accent);}
-#gallery .caption-label, #gallery figcaption {white-space: normal !important; overflow: visible !important;
-  text-overflow: clip !important; max-width: none !important;}
+/* kept shots: the caption under its photo, not over it (on a phone a 3-column thumbnail is ~110 px and an
+   overlaid caption hid the face), and the grid as tall as its shots: no empty panel, no scroll inside the page */
+#gallery .grid-wrap {min-height: 0 !important; max-height: none !important; overflow-y: visible !important;}
+#gallery .grid-container {padding-top: 2.2rem;}
+#gallery .thumbnail-item {aspect-ratio: auto !important; height: auto !important; display: flex;
+  flex-direction: column;}
+#gallery .thumbnail-item > img {aspect-ratio: 1 / 1; height: auto !important;}
+#gallery .caption-label, #gallery figcaption {position: static !important; white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; max-width: none !important; border: none !important;
+  border-radius: 0 !important; text-align: center !important; opacity: 1 !important; line-height: 1.25;}
 #footer {opacity: 0.75; font-size: 0.85rem; text-align: center; margin-top: 1em;}
 """
 
