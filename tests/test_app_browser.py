@@ -237,6 +237,7 @@ def test_examples_work(open_page, scorer, artifacts):
         assert float(pg.locator(SCORE).inner_text()) == pytest.approx(s, abs=0.011)
         assert f"#{i + 1}" in pg.locator(".bs-card:not([hidden]) .bs-badge").inner_text()
     assert pg.locator("#photo .image-frame img").count() == 1  # the boxed example photo
+    _touch_targets(pg)  # the face picker too
     pg.screenshot(path=str(artifacts / "example-two-faces.png"), full_page=True)
 
 
@@ -279,7 +280,7 @@ def test_refusals_are_one_lasting_message(page, no_face_path, tmp_path, artifact
 
 def _touch_targets(pg, least: int = 44) -> None:
     """On a touch screen every visible text button is at least a finger's height."""
-    heights = pg.evaluate("""[...document.querySelectorAll('button.sm, button.md, button.lg')]
+    heights = pg.evaluate("""[...document.querySelectorAll('button.sm, button.md, button.lg, .bs-pick')]
         .filter(b => b.offsetParent && b.innerText.trim()).map(b => [b.innerText.trim(), b.getBoundingClientRect().height])""")
     assert heights and all(h >= least - 0.5 for _, h in heights), heights
 

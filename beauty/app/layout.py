@@ -116,7 +116,8 @@ CSS = """
 #result-actions > * {flex: 1 1 auto; min-width: 150px;}
 /* on a touch screen every text button is at least a finger's height (44 px, as platform guidelines ask) */
 @media (pointer: coarse) {
-  button.sm, button.md, button.lg {min-height: 44px !important;}
+  button.sm, button.md, button.lg {min-height: 44px !important; font-size: var(--text-md) !important;}
+  .bs-pick {min-height: 44px; padding: 0.3em 0.9em;}
 }
 
 /* the webcam */
