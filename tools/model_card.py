@@ -291,6 +291,13 @@ def final_fold_lines(final: dict, earlier: dict) -> list[str]:
         s1 = v.get("stage1_pc")
         out.append(f"| {k} | {v['pc']:.4f} | {v['mae']:.4f} | {v['rmse']:.4f} | {'' if s1 is None else f'{s1:.4f}'} | "
                    f"{'' if before is None else f'{before:.4f}'} |")
+    if len(final) > 1:  # the mean of the finished folds, and of the same folds' earlier runs for comparison
+        mean = {m: sum(v[m] for v in final.values()) / len(final) for m in ("pc", "mae", "rmse")}
+        s1 = [v["stage1_pc"] for v in final.values() if v.get("stage1_pc") is not None]
+        before = [earlier[k]["overall"]["pc"] for k in final if earlier.get(k, {}).get("overall", {}).get("pc")]
+        out.append(f"| mean of {len(final)} | {mean['pc']:.4f} | {mean['mae']:.4f} | {mean['rmse']:.4f} | "
+                   f"{f'{sum(s1) / len(s1):.4f}' if len(s1) == len(final) else ''} | "
+                   f"{f'{sum(before) / len(before):.4f}' if len(before) == len(final) else ''} |")
     if len(final) < 5:
         out += ["", "The other folds did not fit in the CPU time; the mean of 5 above is still the 2-epoch stage-1 one."]
     return out
