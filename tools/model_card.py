@@ -410,7 +410,7 @@ def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, ext
         lines.append(f"| {g} | {m['n']} | {m['pc']:.4f} | {m['mae']:.4f} | {m['rmse']:.4f} |")
     lines += ["", "## 5-fold cross-validation", ""]
     if not folds:
-        lines.append("Not finished yet: see the issue note.")
+        lines.append("Not run yet for these weights (`tools/run_folds.sh`).")
     if folds:
         lines += ["| fold | PC | MAE | RMSE |", "|---|---|---|---|"]
         for k, v in folds.items():
