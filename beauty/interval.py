@@ -151,12 +151,19 @@ def load(path: str | Path = INTERVAL_FILE) -> Calibration:
     return Calibration.from_dict(json.loads(Path(path).read_text()))
 
 
-def typical_width(path: str | Path = INTERVAL_FILE) -> float | None:
-    """Mean width of the range on the calibration faces (SCUT-FBP5500 test), or None without a calibration."""
+def held_out_check(path: str | Path = INTERVAL_FILE) -> dict | None:
+    """How the range did on faces it was not fitted on (SCUT-FBP5500 test, 2-fold cross-conformal): coverage,
+    mean_width, spearman_width_error; None without a calibration."""
     try:
-        return load(path).extra["scut_test_cross_conformal_2fold"]["mean_width"]
+        return load(path).extra["scut_test_cross_conformal_2fold"]
     except (OSError, KeyError, ValueError):
         return None
+
+
+def typical_width(path: str | Path = INTERVAL_FILE) -> float | None:
+    """Mean width of the range on the calibration faces (SCUT-FBP5500 test), or None without a calibration."""
+    check = held_out_check(path)
+    return None if check is None else check["mean_width"]
 
 
 def for_model(model_path: str | Path, path: str | Path = INTERVAL_FILE) -> Calibration | None:

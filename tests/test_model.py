@@ -102,3 +102,24 @@ def test_weights_are_small_float16_and_load_without_pickle():
     x = np.stack([gray, ramp, ramp[:, ::-1]])
     assert predict(model, x) == pytest.approx([GRAY, RAMP, RAMP], abs=1e-3)
     assert predict(model, x, flip_tta=False) == pytest.approx([GRAY, RAMP_NO_TTA, RAMP_MIRRORED_NO_TTA], abs=1e-3)
+
+
+def test_model_card_states_the_in_the_wild_agreement():
+    """The JSON's record of `evaluate --external mebeauty` (quoted by the page's About) is the card's table row."""
+    wild = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())["metrics"]["mebeauty-dev val"]
+    row = f"| **MEBeauty val, all** | {wild['n']} | {wild['pearson']:.4f} | {wild['spearman']:.4f} |"
+    assert row in CARD.read_text(), row
+
+
+def test_about_quotes_the_measured_range_and_the_in_the_wild_agreement():
+    """The page says how sure a score is with the measured numbers, not with typed-in ones."""
+    from beauty import interval
+    from beauty.app import text
+
+    info = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    about = text.about(info)
+    check, wild = interval.held_out_check(), info["metrics"]["mebeauty-dev val"]
+    assert "**How sure it is.**" in about
+    assert f"for {check['coverage']:.0%} of faces" in about
+    assert f"on {wild['n']} in-the-wild photos" in about and f"Pearson **{wild['pearson']:.2f}**" in about
+    assert f"against {info['metrics']['60-40']['pc']:.2f} on the dataset's own test photos" in about

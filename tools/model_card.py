@@ -11,7 +11,8 @@
 
 The numbers in the card and in the JSON come from the same files, and
 tests/test_model.py re-checks them against the test split.
-`python -m tools.model_card --age-gate` rewrites only the age gate section from
+`python -m tools.model_card --record-external external.json` records only the in-the-wild agreement in
+the JSON (the page's About quotes it). `python -m tools.model_card --age-gate` rewrites only the age gate section from
 weights/age_gate.json (tests/test_age.py checks the card carries it).
 `python -m tools.model_card --record-fold fold1 runs/fold1/stage2/metrics.json runs/fold1/stage1/metrics.json`
 records a finished fold
@@ -277,6 +278,7 @@ def update_age_gate_section(card: Path = DEFAULT_MODEL.parent / "MODEL_CARD.md")
 
 
 FINAL_FOLDS = "5-fold final recipe"
+EXTERNAL = "mebeauty-dev val"  # in-the-wild photos through the app (`evaluate --external mebeauty`)
 
 
 def final_fold_lines(final: dict, earlier: dict) -> list[str]:
@@ -322,6 +324,21 @@ def record_fold(fold: str, metrics_json: str, stage1_json: str | None = None) ->
     print(f"recorded {fold}: PC {m['pc']:.4f}; now regenerate the card")
 
 
+def external_record(external: dict) -> dict:
+    """What the model's JSON keeps of `evaluate --external mebeauty` (the page's About quotes it)."""
+    o = external["overall"]
+    return {"n": o["n"], "pearson": round(o["pearson"], 4), "spearman": round(o["spearman"], 4)}
+
+
+def record_external(external_json: str) -> None:
+    """Record the in-the-wild agreement (external.json of `evaluate --external mebeauty`) in the model's .json."""
+    cfg_path = DEFAULT_MODEL.with_suffix(".json")
+    cfg = json.loads(cfg_path.read_text())
+    cfg.setdefault("metrics", {})[EXTERNAL] = external_record(json.loads(Path(external_json).read_text()))
+    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
+    print(f"recorded {EXTERNAL}: {cfg['metrics'][EXTERNAL]}")
+
+
 def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, extra: str = "",
          external: str = "", nuisance: str = ""):
     e = json.loads(Path(eval_6040).read_text())
@@ -333,9 +350,14 @@ def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, ext
     cfg = json.loads(cfg_path.read_text())
     earlier_folds = cfg.get("metrics", {}).get("5-fold", {})
     final_folds = cfg.get("metrics", {}).get(FINAL_FOLDS, {})  # recorded by `--record-fold`, kept as they are
+    in_the_wild = cfg.get("metrics", {}).get(EXTERNAL)  # kept unless this run has a new external.json
     cfg["metrics"] = {"60-40": dict(face["overall"], groups=face["groups"], flip_tta=e["flip_tta"])}
     if final_folds:
         cfg["metrics"][FINAL_FOLDS] = final_folds
+    if external:
+        in_the_wild = external_record(json.loads(Path(external).read_text()))
+    if in_the_wild:
+        cfg["metrics"][EXTERNAL] = in_the_wild
     if folds:
         cfg["metrics"]["5-fold"] = {k: v["overall"] for k, v in folds.items()}
     elif earlier_folds:  # no new fold runs: keep the recorded ones (overall only), said to be the earlier recipe's
@@ -500,6 +522,8 @@ def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, ext
 if __name__ == "__main__":
     if sys.argv[1:] == ["--age-gate"]:
         update_age_gate_section()
+    elif sys.argv[1:2] == ["--record-external"]:  # --record-external artifacts/eval-external/external.json
+        record_external(sys.argv[2])
     elif sys.argv[1:2] == ["--record-fold"]:  # --record-fold fold1 runs/fold1/stage2/metrics.json [stage1/metrics.json]
         record_fold(*sys.argv[2:5])
     else:

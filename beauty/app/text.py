@@ -142,6 +142,26 @@ def accuracy(info: dict) -> str:
             f"**{m['mae']:.3f}**, RMSE **{m['rmse']:.3f}** (on the 1–5 scale).")
 
 
+def how_sure_about(info: dict) -> str:
+    """The About's paragraph on the likely range and on everyday photos, from the measured numbers (the range's
+    held-out check in beauty/interval.json; the in-the-wild agreement in the model .json, tools/model_card.py)."""
+    from ..interval import held_out_check
+
+    check = held_out_check()
+    metrics = info.get("metrics") or {}
+    wild, test = metrics.get("mebeauty-dev val"), metrics.get("60-40")
+    out = []
+    if check:
+        out.append(f"Every score comes with a likely range (\"3.31 · likely 3.02–3.60\"): on held-out dataset photos "
+                   f"the raters' average fell inside it for {check['coverage']:.0%} of faces, and it is wider for a face "
+                   "or photo unlike the dataset's. Two scores whose ranges overlap are too close to call.")
+    if wild and test:
+        out.append(f"Everyday photos are harder: on {wild['n']} in-the-wild photos of people of six ethnic groups, "
+                   f"rated by another panel, the scores follow those people's average ratings much less closely "
+                   f"(Pearson **{wild['pearson']:.2f}**, against {test['pc']:.2f} on the dataset's own test photos).")
+    return f"**How sure it is.** {' '.join(out)}" if out else ""
+
+
 def age_gate_rates() -> str:
     """The age gate's measured rates, from weights/age_gate.json (beauty.age)."""
     try:
@@ -168,6 +188,8 @@ ratings: "higher than 62 %" means 62 % of the dataset's faces got a lower averag
 {accuracy(info)} Even a good model only mirrors the taste of that group of raters on that set
 of photos: lighting, pose, expression, glasses, make-up, camera and crop all move the number,
 and faces unlike the dataset's (other ages, ethnicities, angles) get less reliable scores.
+
+{how_sure_about(info)}
 
 **Adults only.** Faces that look younger than 18 are not rated: a photo of a child gets no score,
 and in a group photo a child's face is marked "not rated". The check is a small separate network
