@@ -150,6 +150,7 @@ def test_about_is_next_to_the_score_and_privacy_is_one_sentence(page):
     text_ = about.inner_text()
     assert "SCUT-FBP5500" in text_ and "60 volunteers" in text_ and "accuracy" in text_.lower()
     assert "for fun" in text_.lower() and "worth" in text_
+    assert "How sure it is" in text_ and "in-the-wild photos" in text_  # the range's and real photos' numbers
     assert "Photos are never logged" in text_
     page.get_by_role("tab", name="Photo").click()
 
