@@ -288,18 +288,19 @@ def final_fold_lines(final: dict, earlier: dict) -> list[str]:
     out = ["", "The shipped two-stage recipe (`tools/run_folds.sh`: stage 1 for 10 epochs, then stage 2), on 2 CPU cores,",
            f"{len(final)} of 5 folds finished (flip TTA; the same fold's 2-epoch stage 1 beside it):", "",
            "| fold | PC | MAE | RMSE | its stage 1 alone, PC | 2-epoch stage 1 PC |", "|---|---|---|---|---|---|"]
+    def cell(xs: list) -> str:  # one value, or the mean of several; blank when any is missing
+        return "" if not xs or None in xs else f"{sum(xs) / len(xs):.4f}"
+
+    stage1, before = [], []  # per fold: its stage 1 alone, and its earlier 2-epoch run
     for k, v in sorted(final.items()):
-        before = earlier.get(k, {}).get("overall", {}).get("pc")
-        s1 = v.get("stage1_pc")
-        out.append(f"| {k} | {v['pc']:.4f} | {v['mae']:.4f} | {v['rmse']:.4f} | {'' if s1 is None else f'{s1:.4f}'} | "
-                   f"{'' if before is None else f'{before:.4f}'} |")
+        stage1.append(v.get("stage1_pc"))
+        before.append(earlier.get(k, {}).get("overall", {}).get("pc"))
+        out.append(f"| {k} | {v['pc']:.4f} | {v['mae']:.4f} | {v['rmse']:.4f} | {cell(stage1[-1:])} | "
+                   f"{cell(before[-1:])} |")
     if len(final) > 1:  # the mean of the finished folds, and of the same folds' earlier runs for comparison
         mean = {m: sum(v[m] for v in final.values()) / len(final) for m in ("pc", "mae", "rmse")}
-        s1 = [v["stage1_pc"] for v in final.values() if v.get("stage1_pc") is not None]
-        before = [earlier[k]["overall"]["pc"] for k in final if earlier.get(k, {}).get("overall", {}).get("pc")]
         out.append(f"| mean of {len(final)} | {mean['pc']:.4f} | {mean['mae']:.4f} | {mean['rmse']:.4f} | "
-                   f"{f'{sum(s1) / len(s1):.4f}' if len(s1) == len(final) else ''} | "
-                   f"{f'{sum(before) / len(before):.4f}' if len(before) == len(final) else ''} |")
+                   f"{cell(stage1)} | {cell(before)} |")
     if len(final) < 5:
         out += ["", "The other folds did not fit in the CPU time; the mean of 5 above is still the 2-epoch stage-1 one."]
     return out
@@ -314,14 +315,22 @@ def record_fold(fold: str, metrics_json: str, stage1_json: str | None = None) ->
     """Record one finished fold of the two-stage recipe (train.py's metrics.json of stage 2, and of stage 1 when
     given; flip TTA) in the model's .json."""
     m = _test_tta(metrics_json)
-    cfg_path = DEFAULT_MODEL.with_suffix(".json")
-    cfg = json.loads(cfg_path.read_text())
     rec = {k: m[k] for k in ("pc", "mae", "rmse", "n")}
     if stage1_json:
         rec["stage1_pc"] = _test_tta(stage1_json)["pc"]
-    cfg.setdefault("metrics", {}).setdefault(FINAL_FOLDS, {})[fold] = rec
-    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
+    _record((FINAL_FOLDS, fold), rec)
     print(f"recorded {fold}: PC {m['pc']:.4f}; now regenerate the card")
+
+
+def _record(keys: tuple[str, ...], value) -> None:
+    """Set metrics[keys[0]]...[keys[-1]] = value in the model's .json, leaving the rest as it is."""
+    cfg_path = DEFAULT_MODEL.with_suffix(".json")
+    cfg = json.loads(cfg_path.read_text())
+    node = cfg.setdefault("metrics", {})
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    node[keys[-1]] = value
+    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
 
 
 def external_record(external: dict) -> dict:
@@ -332,11 +341,9 @@ def external_record(external: dict) -> dict:
 
 def record_external(external_json: str) -> None:
     """Record the in-the-wild agreement (external.json of `evaluate --external mebeauty`) in the model's .json."""
-    cfg_path = DEFAULT_MODEL.with_suffix(".json")
-    cfg = json.loads(cfg_path.read_text())
-    cfg.setdefault("metrics", {})[EXTERNAL] = external_record(json.loads(Path(external_json).read_text()))
-    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
-    print(f"recorded {EXTERNAL}: {cfg['metrics'][EXTERNAL]}")
+    rec = external_record(json.loads(Path(external_json).read_text()))
+    _record((EXTERNAL,), rec)
+    print(f"recorded {EXTERNAL}: {rec}")
 
 
 def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, extra: str = "",
