@@ -303,6 +303,9 @@ def final_fold_lines(final: dict, earlier: dict) -> list[str]:
                    f"{cell(stage1)} | {cell(before)} |")
     if len(final) < 5:
         out += ["", "The other folds did not fit in the CPU time; the mean of 5 above is still the 2-epoch stage-1 one."]
+    else:  # all five: the recipe's own 5-fold figure, beside the published ones in the table above
+        out += ["", f"Mean PC of the five folds {mean['pc']:.4f} (MAE {mean['mae']:.4f}), against 0.8997 for the paper's "
+                "ResNeXt-50 and 0.9199 for ComboLoss's SEResNeXt-50 on the same folds."]
     return out
 
 
