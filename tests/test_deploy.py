@@ -240,7 +240,7 @@ def test_real_checkout_plan():
     assert "app.py" in names and "beauty/ratings.txt" in names and "weights/beauty_mobilenet_v2.npz" in names
     assert "examples/obama.jpg" in names and "examples/README.md" in names  # the page's example photos
     assert not [n for n in names if n.startswith(("weights/imagenet", "tests/", "tools/", "runs/", "bench/"))]
-    assert sum(f.size for f in files) < 20_000_000
+    assert sum(f.size for f in files) < 30_000_000  # the weights (budget 25 MB, tests/test_age.py), code, example photos
 
 
 # ---------------------------------------------------------------- publish-model
