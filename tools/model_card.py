@@ -192,7 +192,7 @@ def age_gate_section(path=None) -> list[str]:
             "  learnt that photos like theirs are adults, and refused 1 of the 19 children in everyday MEBeauty photos",
             "  (this one: " + f"{round(g['measured']['mebeauty_dev_train_children_by_eye']['refused'] * 19)} of 19), though 88.5 % of the"
             " held-out age-dev children (that network read the whole crop; on the whole crop this one's recipe: 75.1 %).",
-            "- Reading the central 72 % of the crop instead of all of it (same network, same recipe and cost) raised the held-out",
+            "- Reading the central 72 % of the crop instead of all of it (the block-13 network, same recipe and cost) raised the held-out",
             "  children refused from 73.1 % to 82.8 % and cut SCUT-FBP5500 refusals from 1.44 % to 0.56 % (both recalibrated on",
             "  the same crops); 60 % refused 83.8 % of the children but 4.5 % of MEBeauty-dev val faces (target <= 3 %).",
             "  Also measured on cached crops and not shipped: 128 px input (84.9 % of the children, MEBeauty-dev val 4.0 %),",
