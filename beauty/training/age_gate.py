@@ -72,6 +72,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..age import CUT
+
 HERE = Path(__file__).resolve().parent
 SPLIT = HERE / "age_gate_split.json"
 MEB_EXCLUDED = HERE / "age_gate_meb_excluded.json"
@@ -200,7 +202,7 @@ def augment(x: np.ndarray, rng: np.random.Generator, gray_share: float = GRAY_SH
 
 
 def train(x, minor, age, group, epochs: int, per_epoch: dict, shares: dict, age_weight: float = 0.5,
-          batch: int = 32, lr: float = 1e-3, seed: int = 0, gray_share: float = GRAY_SHARE, cut: str | None = None,
+          batch: int = 32, lr: float = 1e-3, seed: int = 0, gray_share: float = GRAY_SHARE, cut: str = CUT,
           log=print):
     """The fine-tuned network (with its auxiliary age output); age < 0 where unknown.
 
@@ -213,7 +215,7 @@ def train(x, minor, age, group, epochs: int, per_epoch: dict, shares: dict, age_
     from ..age import build_net
 
     keras.utils.set_random_seed(seed)
-    net = build_net(x.shape[1], IMAGENET, age_output=True, **({"cut": cut} if cut else {}))
+    net = build_net(x.shape[1], IMAGENET, age_output=True, cut=cut)
     for layer in net.get_layer("age_trunk").layers:
         if layer.name.startswith(FROZEN):
             layer.trainable = False
@@ -322,16 +324,16 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float, steps: i
     return coef, float(beta[-1] - coef @ mu)
 
 
-def export_tflite(npz: Path, size: int, check: np.ndarray, cut: str | None = None) -> Path:
+def export_tflite(npz: Path, size: int, check: np.ndarray, cut: str = CUT) -> Path:
     """weights/age_gate.tflite from the .npz (float32, source sha256 in the metadata); checked against Keras."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    from ..age import CUT, META_CONFIG, _Lite, lite_path, load_keras
+    from ..age import META_CONFIG, _Lite, lite_path, load_keras
     from ..hub import sha256_file
     from ..ops.export import with_metadata
 
-    net = load_keras(npz, size, cut or CUT)
+    net = load_keras(npz, size, cut)
     fn = tf.function(lambda x: net(x, training=False), input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
     content = tf.lite.TFLiteConverter.from_concrete_functions(
         [convert_variables_to_constants_v2(fn.get_concrete_function())]).convert()
@@ -487,15 +489,12 @@ def main(argv=None) -> int:
                     help="share of the training faces turned black and white (augmentation)")
     ap.add_argument("--margin-z", type=float, default=MARGIN_Z,
                     help="one-sided sampling margin of the adult-side limits, in standard errors (see `limit`)")
-    ap.add_argument("--cut", default=None, help="the last backbone layer the network keeps (default: beauty.age.CUT)")
+    ap.add_argument("--cut", default=CUT, help="the last backbone layer the network keeps (default: %(default)s)")
     ap.add_argument("--skip-train", action="store_true", help="keep the .npz there and only calibrate, export, measure")
     ap.add_argument("--skip-app", action="store_true", help="do not measure through the app's Scorer")
     args = ap.parse_args(argv)
 
-    from ..age import CUT, GATE_PATH, INPUT_SIZE, load_keras as _load_keras, save_weights, to_gray
-
-    args.cut = args.cut or CUT
-    load_keras = lambda path, size: _load_keras(path, size, args.cut)  # noqa: E731
+    from ..age import GATE_PATH, INPUT_SIZE, load_keras, save_weights, to_gray
 
     out = Path(args.out or GATE_PATH)
     size, frac = args.input_size or INPUT_SIZE, args.crop_fraction
@@ -559,16 +558,16 @@ def main(argv=None) -> int:
         train_s = fit_net(dev, out)
     # the cross-fitted networks (not shipped): trained once per recipe and kept in the cache
     recipe = (f"e{args.epochs}-lr{args.lr}-x{args.extra_per_epoch}-a{args.age_weight}-s{'-'.join(map(str, args.shares))}"
-              f"-g{args.gray_share}" + ("" if args.cut == CUT else f"-{args.cut}"))
+              f"-g{args.gray_share}-{args.cut}")
     oof = np.full(len(ages), np.nan)
     for pair in CROSS_FIT:
         f = cache / f"xfit-{size}-f{round(frac * 100)}-{recipe}-folds{pair[0]}{pair[1]}.npz"
         if not f.exists():
             fit_net(dev & ~np.isin(fold, pair), f)
         m = np.isin(fold, pair)
-        oof[m] = logits(load_keras(f, size), xa[m])
+        oof[m] = logits(load_keras(f, size, args.cut), xa[m])
     previous = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").is_file() else {}
-    net = load_keras(out, size)  # what ships (float16 weights), not the float32 one that trained
+    net = load_keras(out, size, args.cut)  # what ships (float16 weights), not the float32 one that trained
 
     la, ls, lm = logits(net, xa), logits(net, xs), logits(net, xm)
     # age-dev side of the calibration: out-of-fold logits of every dev chip; SCUT-FBP5500 / MEBeauty-dev calibration
