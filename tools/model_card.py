@@ -142,8 +142,9 @@ def probe_lines(g: dict, pct) -> list[str]:
            f"  set of scoring weights (sha256 {p['model_sha256'][:12]}); with others the network decides alone."]
     kids, kids_alone = g["measured"].get("mebeauty_dev_train_children_by_eye"), (alone or {}).get("mebeauty_dev_train_children_by_eye")
     if kids and kids_alone:
+        did = "did, a little" if kids["refused"] < kids_alone["refused"] - 0.02 else "did not"
         out.append("  Fitted with SCUT and MEBeauty adults, it could have learnt \"a photo like these is an adult\": the MEBeauty"
-                   f" children marked by eye say it did not (train: {pct(kids['refused'])} refused with it, "
+                   f" children marked by eye say it {did} (train: {pct(kids['refused'])} refused with it, "
                    f"{pct(kids_alone['refused'])} without).")
     if alone:
         h = alone["age_dev_holdout"]
@@ -185,24 +186,28 @@ def age_gate_section(path=None) -> list[str]:
         "  (Keras, float16) + `.tflite` (LiteRT, what the app runs on a CPU) + `.json`, trained, calibrated and measured by",
         "  `python -m beauty.training.age_gate` on age-dev (3,200 UTKFace and All-Age-Faces chips with ages; no identity",
         "  labels, so near-duplicate chips are kept together; 25 % held out, untouched until these numbers)"
-        + (" plus adults from SCUT-FBP5500's train part and MEBeauty-dev train (children in it removed by eye)."
+        + (" plus adults from SCUT-FBP5500's train part and MEBeauty-dev train, and as minors that set's children marked"
+           " by eye (65 faces, with their own share of the loss: without them the network learnt \"a photo like MEBeauty's"
+           " is an adult\" and refused 42 % of the 19 children of the first look, against 84 % with them, out of fold)."
            if g.get("training", {}).get("extra_per_epoch") else
-           ". SCUT-FBP5500 and MEBeauty-dev adults only calibrate the threshold: a network also trained on them"),
-        *([] if g.get("training", {}).get("extra_per_epoch") else [
-            "  learnt that photos like theirs are adults, and refused 1 of the 19 children in everyday MEBeauty photos",
-            "  (this one: " + f"{round(g['measured']['mebeauty_dev_train_children_by_eye']['refused'] * 19)} of 19), though 88.5 % of the"
-            " held-out age-dev children (that network read the whole crop; on the whole crop this one's recipe: 75.1 %).",
-            "- Reading the central 72 % of the crop instead of all of it (the block-13 network, same recipe and cost) raised the held-out",
-            "  children refused from 73.1 % to 82.8 % and cut SCUT-FBP5500 refusals from 1.44 % to 0.56 % (both recalibrated on",
-            "  the same crops); 60 % refused 83.8 % of the children but 4.5 % of MEBeauty-dev val faces (target <= 3 %).",
-            "  Also measured on cached crops and not shipped: 128 px input (84.9 % of the children, MEBeauty-dev val 4.0 %),",
-            "  30 epochs (85.2 %, val 4.0 %), age loss weight 2 (83.2 %, val 2.7 %: the same as this one within one child).",
-            "- Cutting the network after block 16 instead of 13 (blocks 14-16 run on a 4x4 grid: little time) raised the dev",
-            "  children refused out of fold, with the probe, from 92.6 % to 94.9 % against a rerun of the block-13 recipe in the",
-            "  same session (held-out 95.0 -> 96.3 %; the network alone 79.1 -> 86.2 % of held-out children). Not shipped: the",
-            "  mirror image's logit averaged in (92.5 %), two networks from two seeds averaged (92.8 %), a smaller sampling margin",
-            "  on the adult side (80 %: 93.5 %; none: 94.4 %, but 10.8 % of held-out adults 18-30 refused, target <= 10 %),",
-            "  the block-16 network at 128 px (91.6 %) or trained for 30 epochs instead of 22 (93.0 %)."]),
+           ". SCUT-FBP5500 and MEBeauty-dev adults only calibrate the threshold."),
+        "- Reading the central 72 % of the crop instead of all of it (the block-13 network, same recipe and cost) raised the held-out",
+        "  children refused from 73.1 % to 82.8 % and cut SCUT-FBP5500 refusals from 1.44 % to 0.56 % (both recalibrated on",
+        "  the same crops); 60 % refused 83.8 % of the children but 4.5 % of MEBeauty-dev val faces (target <= 3 %).",
+        "  Also measured on cached crops and not shipped: 128 px input (84.9 % of the children, MEBeauty-dev val 4.0 %),",
+        "  30 epochs (85.2 %, val 4.0 %), age loss weight 2 (83.2 %, val 2.7 %: the same as this one within one child).",
+        "- Cutting the network after block 16 instead of 13 (blocks 14-16 run on a 4x4 grid: little time) raised the dev",
+        "  children refused out of fold, with the probe, from 92.6 % to 94.9 % against a rerun of the block-13 recipe in the",
+        "  same session (held-out 95.0 -> 96.3 %; the network alone 79.1 -> 86.2 % of held-out children). Not shipped: the",
+        "  mirror image's logit averaged in (92.5 %), two networks from two seeds averaged (92.8 %), a smaller sampling margin",
+        "  on the adult side (80 %: 93.5 %; none: 94.4 %, but 10.8 % of held-out adults 18-30 refused, target <= 10 %),",
+        "  the block-16 network at 128 px (91.6 %) or trained for 30 epochs instead of 22 (93.0 %).",
+        "- A second look through MEBeauty-dev train (the 240 faces the block-16 gate rated most likely minors, each seen in",
+        "  its whole photo) found 47 plain children among its \"adults\": they had held the threshold up. Then training the",
+        "  network on the SCUT/MEBeauty adults and those children (beauty/training/age_gate.py, 2. and 7.) moved, against the",
+        "  block-16 gate that only calibrated on them: held-out children 96.3 -> 96.97 % (288 of 297), teens 56.4 -> 63.5 %,",
+        "  SCUT-FBP5500 refused 0.9 -> 0.2 %, MEBeauty-dev val adults 1.4 -> 0.5 % (cached crops); the dev children out of",
+        "  fold stayed at 94.9 %.",
         *probe_lines(g, pct),
         f"- Thresholds, on faces kept out of training ({g['calibration']}): the most refusing one that",
         f"  keeps adults 18–30 scored >= {pct(lim['18-30'])} and 31+ >= {pct(lim['31+'])}, SCUT-FBP5500 photos refused",
@@ -220,7 +225,10 @@ def age_gate_section(path=None) -> list[str]:
     for band, (what, goal) in target.items():
         h, c = hold[band], cal[band]
         f = (lambda x: x) if what == "refused" else (lambda x: 1 - x)
-        out.append(f"| {band}: {what} | {h['n']} | {pct(f(h['refused']))} | >= {pct(goal)} | {pct(f(h['refused_utk']))} "
+        shown = pct(f(h["refused"]))
+        if not met(band) and shown == pct(goal):  # just under the target: do not print it as met
+            shown = f"{100 * f(h['refused']):.2f} %"
+        out.append(f"| {band}: {what} | {h['n']} | {shown} | >= {pct(goal)} | {pct(f(h['refused_utk']))} "
                    f"| {pct(f(h['refused_aaf']))} | {pct(f(c['refused']))} |")
     eth = app.get("age_dev_holdout_per_ethnicity") or {}
     if eth:
@@ -261,7 +269,8 @@ def age_gate_section(path=None) -> list[str]:
     if kids:
         val_kids = g["measured"]["mebeauty_dev_val"].get("children_by_eye")
         out += [f"- **Children in everyday photos**: of the {kids['faces']} faces of MEBeauty-dev train marked as children by eye",
-                f"  (never trained on), the gate refused {pct(kids['refused'])}"
+                ("  (out of fold: by the networks and probe fitted without them)" if g.get("training", {}).get("extra_per_epoch")
+                 else "  (never trained on)") + f", the gate refused {pct(kids['refused'])}"
                 + (f"; of the {val_kids['faces']} children's faces found in val, {pct(val_kids['refused'])}." if val_kids else ".")]
         if kids["refused"] < 0.5:
             out += ["  With SCUT and MEBeauty photos, all adults, as its only examples of those photo styles, it partly learnt",
