@@ -163,13 +163,14 @@ def how_sure_about(info: dict) -> str:
 
 
 def age_gate_rates() -> str:
-    """The age gate's measured rates, from weights/age_gate.json (beauty.age)."""
+    """The age gate's measured rates, from weights/age_gate.json (beauty.age); children to a tenth of a point, so
+    96.6 % is not shown as a round 97 %."""
     try:
         from ..age import read_config
 
         cfg = read_config()
         m = (cfg.get("measured_app_pipeline") or cfg["measured"])["age_dev_holdout"]
-        return (f"on held-out test faces it refused {m['0-12']['refused']:.0%} of children under 13 and "
+        return (f"on held-out test faces it refused {m['0-12']['refused']:.1%} of children under 13 and "
                 f"{m['13-17']['refused']:.0%} of 13–17-year-olds, and scored "
                 f"{1 - m['18-30']['refused']:.0%} of adults aged 18–30 and {1 - m['31+']['refused']:.0%} of older adults")
     except (OSError, KeyError, ValueError):
