@@ -187,8 +187,9 @@ def age_gate_section(path=None) -> list[str]:
         "  `python -m beauty.training.age_gate` on age-dev (3,200 UTKFace and All-Age-Faces chips with ages; no identity",
         "  labels, so near-duplicate chips are kept together; 25 % held out, untouched until these numbers)"
         + (" plus adults from SCUT-FBP5500's train part and MEBeauty-dev train, and as minors that set's children marked"
-           " by eye (65 faces, with their own share of the loss: without them the network learnt \"a photo like MEBeauty's"
-           " is an adult\" and refused 42 % of the 19 children of the first look, against 84 % with them, out of fold)."
+           f" by eye ({g['training'].get('meb_children')} faces, with their own share of the loss: without them the network"
+           " learnt \"a photo like MEBeauty's is an adult\" and refused 42 % of the 19 children of the first look, against"
+           f" {pct(g['measured']['mebeauty_dev_train_children_by_eye']['refused'])} with them, out of fold)."
            if g.get("training", {}).get("extra_per_epoch") else
            ". SCUT-FBP5500 and MEBeauty-dev adults only calibrate the threshold."),
         "- Reading the central 72 % of the crop instead of all of it (the block-13 network, same recipe and cost) raised the held-out",

@@ -554,12 +554,12 @@ def main(argv=None) -> int:
     kids_by_eye = train_children | {tuple(x) for x in marked["child_second_look"]}
     m_kids_tr = ~m_val & np.array([tuple(k) in kids_by_eye for k in mkeys])
     extra = args.extra_per_epoch > 0
-    none_s, none_m = np.zeros(len(skeys), bool), np.zeros(len(mkeys), bool)
 
     def fit_net(on: np.ndarray, path: Path, k: int = -1) -> float:
         """Trained on the age-dev chips `on` and, with --extra-per-epoch, on the SCUT/MEBeauty faces outside part k."""
-        s_on, m_on = (s_adult & (s_part != k), m_adult_tr & (m_part != k)) if extra else (none_s, none_m)
-        kids = m_kids_tr & (m_part != k) if extra else none_m
+        s_on = s_adult & (s_part != k) & extra  # none of them without --extra-per-epoch
+        m_on = m_adult_tr & (m_part != k) & extra
+        kids = m_kids_tr & (m_part != k) & extra
         tx = np.concatenate([xa[on], xs[s_on], xm[m_on], xm[kids]])
         n_a, n_s, n_m, n_k = on.sum(), s_on.sum(), m_on.sum(), kids.sum()
         t_age = np.concatenate([ages[on], np.full(n_s + n_m + n_k, -1)]).astype(np.float32)
@@ -599,17 +599,17 @@ def main(argv=None) -> int:
     # the calibration: age-dev dev chips out of fold; SCUT-FBP5500 / MEBeauty-dev train adults out of fold, or from
     # the shipped network when it never trained on them
     lo = np.where(dev, oof, la)
-    s_cal, m_cal = s_adult, m_adult_tr
     limits = {**{b: limit(TARGETS[b], int(np.sum(dev & (ages >= lo_) & (ages <= hi_))), z=args.margin_z)
                  for b, (lo_, hi_) in BANDS.items() if b in TARGETS},
-              **{k: limit(v, int(m.sum()), -1, args.margin_z) for (k, v), m in zip(REFUSED_TARGETS.items(), (s_cal, m_cal))}}
+              **{k: limit(v, int(m.sum()), -1, args.margin_z)
+                 for (k, v), m in zip(REFUSED_TARGETS.items(), (s_adult, m_adult_tr))}}
 
     def choose(za, zs, zm) -> float:
         """The most refusing logit threshold that keeps the limits on the calibration faces."""
         a1, a2 = za[dev & (ages >= 18) & (ages <= 30)], za[dev & (ages >= 31)]
-        ok = [t for t in np.unique(np.concatenate([za[dev], zs[s_cal], zm[m_cal]]))
+        ok = [t for t in np.unique(np.concatenate([za[dev], zs[s_adult], zm[m_adult_tr]]))
               if np.mean(a1 < t) >= limits["18-30"] and np.mean(a2 < t) >= limits["31+"]
-              and np.mean(zs[s_cal] >= t) <= limits["scut_calib"] and np.mean(zm[m_cal] >= t) <= limits["meb_calib"]]
+              and np.mean(zs[s_adult] >= t) <= limits["scut_calib"] and np.mean(zm[m_adult_tr] >= t) <= limits["meb_calib"]]
         if not ok:
             raise SystemExit("no threshold meets the adult-side limits")
         return float(min(ok))
@@ -623,13 +623,14 @@ def main(argv=None) -> int:
             "age_dev_holdout": band_rates(za[held] >= t, ages[held], src[held]),
             "age_dev_holdout_per_ethnicity": per_ethnicity(za[held] >= t, ages[held], eth[held]),
             "scut_fbp5500": {"n": len(zs), "refused": _r(np.mean(zs >= t)), "train_60": _r(np.mean(zs[s_tr] >= t)),
-                             "test_40": _r(np.mean(zs[~s_tr] >= t)), "calibration_part": _r(np.mean(zcs[s_cal] >= t)),
+                             "test_40": _r(np.mean(zs[~s_tr] >= t)), "calibration_part": _r(np.mean(zcs[s_adult] >= t)),
                              "trained_on_train_60": bool(extra),
                              **{g: _r(np.mean(zs[np.array([k[0][:2] == g for k in skeys])] >= t))
                                 for g in ("AF", "AM", "CF", "CM")}},
             # the 19 faces of MEBeauty-dev train marked as children by eye (out of fold when the networks trained on
             # them): a gate that learnt "a MEBeauty-like photo is an adult" instead of age passes them
-            "mebeauty_dev_train_calibration_adults": {"faces": int(m_cal.sum()), "refused": _r(np.mean(zcm[m_cal] >= t))},
+            "mebeauty_dev_train_calibration_adults": {"faces": int(m_adult_tr.sum()),
+                                                      "refused": _r(np.mean(zcm[m_adult_tr] >= t))},
             "mebeauty_dev_train_children_by_eye": {"faces": int(m_child.sum()), "refused": _r(np.mean(zcm[m_child] >= t))},
             "mebeauty_dev_val": {"faces": int((m_val & m_adult).sum()), "faces_refused": _r(np.mean(mv)),
                                  "per_ethnicity": {e: _r(np.mean(mv[np.array([meb_rows[k[0]]["ethnicity"] == e
