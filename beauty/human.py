@@ -22,6 +22,7 @@ glasses). The same with SCALE_STEP 1.1, but for which cut-off chip with glasses 
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import cv2
@@ -33,6 +34,7 @@ MIN_CONFIDENCE = 0.75  # ... and the face detector's confidence, for a face only
 SIDES = (160, 224)  # crop sizes the cascades look at (the face is ~3/8..7/8 of the side)
 # Haar scale step. 1.2 instead of OpenCV's usual 1.1: 2.6x cheaper (2.0 against 5.3 ms per SCUT-FBP5500 crop)
 # with the same decisions on a fifth of SCUT-FBP5500 (all confirmed) and on the cat (refused in every framing).
+# Asking one window size at a time (`_found`) then took the check from 2.3 to 0.9 ms a crop.
 SCALE_STEP = 1.2
 
 _local = threading.local()  # cv2.CascadeClassifier is not documented thread-safe: one set per thread
@@ -57,17 +59,40 @@ def flatness(crop: np.ndarray) -> float:
     return float((cv2.dilate(r, k) - cv2.erode(r, k) == 0).mean())
 
 
-def _weight(gray: np.ndarray, cascade) -> float | None:
-    """Best stage weight of a detection centred where the aligned crop puts the face, or None."""
+# The window sizes the check looks at, in the order they confirm SCUT-FBP5500 faces at 160 px (of 9,210 confirming
+# alt2 windows on 300 of the crops: 103 px 3,294, 86 px 2,772, 124 px 2,458, 72 px 615, 60 px 69), as shares of the side.
+LIKELY_SIZES = (0.64, 0.54, 0.78, 0.45, 0.38)
+
+
+@functools.lru_cache(maxsize=None)
+def _scales(side: int, base: int) -> tuple[int, ...]:
+    """The window sizes (pixels) OpenCV's pyramid tries between SIDE·3/8 and SIDE·7/8 for a cascade of BASE-pixel
+    windows, the likeliest first (by the nearest of LIKELY_SIZES)."""
+    sizes = [round(base * SCALE_STEP ** k) for k in range(64)]
+    sizes = [s for s in sizes if side * 3 // 8 <= s <= side * 7 // 8]
+    return tuple(sorted(sizes, key=lambda s: min(range(len(LIKELY_SIZES)), key=lambda i: abs(s / side - LIKELY_SIZES[i]))))
+
+
+def _found(gray: np.ndarray, cascade, min_weight: float | None = None) -> bool:
+    """A cascade's window centred where the aligned crop puts the face (of stage weight >= min_weight).
+
+    The same windows as one detectMultiScale3 call over the whole size range (with minNeighbors=0 nothing is
+    grouped, and each scale of OpenCV's pyramid is scanned alone), asked one size at a time, likeliest first,
+    stopping at the first that answers. Measured on a 2-core CPU: the whole check (shrinking included) 0.93 against
+    2.28 ms a SCUT-FBP5500 crop; per cascade and size (160 and 224 px), with and without MIN_WEIGHT, the same
+    answer as the one whole-range call for every fifth of the 5,500 SCUT-FBP5500 crops and of 1,753 MEBeauty-dev
+    crops, and the same decisions on all of them (`tests/test_face.py` checks the windows on real and non-human
+    crops).
+    """
     side = gray.shape[0]
-    boxes, _, weights = cascade.detectMultiScale3(gray, scaleFactor=SCALE_STEP, minNeighbors=0,
-                                                  minSize=(side * 3 // 8,) * 2, maxSize=(side * 7 // 8,) * 2,
-                                                  outputRejectLevels=True)
-    best = None
-    for (x, y, w, h), wt in zip(boxes, np.ravel(weights) if len(boxes) else ()):
-        if abs((x + w / 2) / side - 0.5) < 0.15 and abs((y + h / 2) / side - 0.55) < 0.18:
-            best = float(wt) if best is None else max(best, float(wt))
-    return best
+    for s in _scales(side, cascade.getOriginalWindowSize()[0]):
+        boxes, _, weights = cascade.detectMultiScale3(gray, scaleFactor=SCALE_STEP, minNeighbors=0, minSize=(s, s),
+                                                      maxSize=(s, s), outputRejectLevels=True)
+        for (x, y, w, h), wt in zip(boxes, np.ravel(weights) if len(boxes) else ()):
+            if (abs((x + w / 2) / side - 0.5) < 0.15 and abs((y + h / 2) / side - 0.55) < 0.18
+                    and (min_weight is None or wt >= min_weight)):
+                return True
+    return False
 
 
 def haar_face(crop: np.ndarray, confidence: float = 1.0) -> bool:
@@ -78,13 +103,12 @@ def haar_face(crop: np.ndarray, confidence: float = 1.0) -> bool:
     for side in SIDES:
         g = cv2.equalizeHist(cv2.cvtColor(cv2.resize(np.ascontiguousarray(crop), (side, side),
                                                      interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY))
-        if any(_weight(g, c[n]) is not None for n in ("frontalface_alt2", "frontalface_alt")):
+        if _found(g, c["frontalface_alt2"]) or _found(g, c["frontalface_alt"]):
             return True
         if confidence < MIN_CONFIDENCE:
             continue
-        loose = [_weight(g, c["frontalface_default"]), _weight(g, c["profileface"]),
-                 _weight(np.ascontiguousarray(g[:, ::-1]), c["profileface"])]
-        if any(w is not None and w >= MIN_WEIGHT for w in loose):
+        if (_found(g, c["frontalface_default"], MIN_WEIGHT) or _found(g, c["profileface"], MIN_WEIGHT)
+                or _found(np.ascontiguousarray(g[:, ::-1]), c["profileface"], MIN_WEIGHT)):
             return True
     return False
 

@@ -258,3 +258,37 @@ def test_real_photos_are_not_refused(detector):
         assert all(looks_human(c) for _, c in found)
     gray = np.repeat(cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
     assert len(find_faces(gray, detector)) == 1  # a black-and-white photo is still a photo
+
+
+def test_haar_check_asked_size_by_size_sees_the_whole_range_windows(detector):
+    """beauty.human asks the cascades one window size at a time and stops at the first that answers; that is only
+    right while OpenCV scans each size of its pyramid alone: the union of the size-by-size windows must be the
+    whole-range call's, on real faces and on the cat's and drawings' crops the detector fires on."""
+    from beauty import human
+    from beauty.face import crop_face
+    from tests.support.nonhuman import all_pictures
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    pictures = [load_image(root / n) for n in ("obama_biden.jpg", "astronaut.jpg")] + list(all_pictures().values())
+    crops = [crop_face(rgb, d, detector) for rgb in pictures for d in detector.detect(rgb)]
+    assert len(crops) >= 8
+    cascades = human._cascades()
+    compared = 0
+    for crop in crops:
+        for side in human.SIDES:
+            g = cv2.equalizeHist(cv2.cvtColor(cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA),
+                                              cv2.COLOR_RGB2GRAY))
+            for c in cascades.values():
+                def windows(lo, hi):
+                    boxes, _, w = c.detectMultiScale3(g, scaleFactor=human.SCALE_STEP, minNeighbors=0, minSize=(lo, lo),
+                                                      maxSize=(hi, hi), outputRejectLevels=True)
+                    return sorted((tuple(map(int, b)), round(float(x), 4)) for b, x in zip(boxes, np.ravel(w)))
+
+                whole = windows(side * 3 // 8, side * 7 // 8)
+                by_size = sorted(sum((windows(s, s) for s in human._scales(side, c.getOriginalWindowSize()[0])), []))
+                assert by_size == whole
+                centred = [b for b, _ in whole if abs((b[0] + b[2] / 2) / side - 0.5) < 0.15
+                           and abs((b[1] + b[3] / 2) / side - 0.55) < 0.18]
+                assert human._found(g, c) == bool(centred)
+                compared += bool(whole)
+    assert compared >= 10  # windows were found at all, so the comparison compared something
