@@ -37,8 +37,8 @@ POSITIONS = ((0.5, 0.5), (0.2, 0.3), (0.8, 0.7))  # face centre as a fraction of
 # within 1e-4 across CPUs and runtimes). Without flip TTA she scores 3.5426. Any change to detection,
 # alignment, framing, padding or the model moves this (with the previous weights, a window search that took a
 # worse detection of her face moved her from 3.3155 to 3.2552): a deliberate change updates the numbers here.
-ASTRONAUT_SCORE = 3.5343
-ASTRONAUT_PERCENTILE = 75.29  # 4141 of the 5,500 human ratings lie below 3.5343, none equals it
+ASTRONAUT_SCORE = 3.6862
+ASTRONAUT_PERCENTILE = 79.47  # 4371 of the 5,500 human ratings lie below 3.6862, none equals it
 
 
 def test_astronaut_one_face(scorer, astronaut_rgb):
@@ -135,14 +135,14 @@ def test_scut_test_faces(scorer, scut_test_images, artifacts):
     # each photo's score as measured with the shipped model; flip TTA alone moves some by 0.065, and the
     # detector's move from MediaPipe Tasks to LiteRT (keypoints within ~0.1 px) moved them by up to 0.012
     assert {name: round(score, 3) for name, _, score in rows} == pytest.approx(SCUT_SAMPLE_SCORES, abs=0.005)
-    assert mae == pytest.approx(0.2646, abs=0.002) and pc == pytest.approx(0.9170, abs=0.002)
+    assert mae == pytest.approx(0.2919, abs=0.002) and pc == pytest.approx(0.9021, abs=0.002)
 
 
 # The 12 photos of scut_test_images (conftest.py) and their measured scores.
 SCUT_SAMPLE_SCORES = {
-    "AF1986.jpg": 1.071, "CM161.jpg": 3.040, "CM80.jpg": 2.420, "AM1815.jpg": 2.569, "AF605.jpg": 2.731,
-    "AM335.jpg": 2.720, "AM875.jpg": 2.797, "AF450.jpg": 2.810, "CF537.jpg": 3.254, "AM141.jpg": 3.778,
-    "AM68.jpg": 3.356, "AF1973.jpg": 3.914,
+    "AF1986.jpg": 1.101, "CM161.jpg": 3.152, "CM80.jpg": 2.519, "AM1815.jpg": 2.537, "AF605.jpg": 2.755,
+    "AM335.jpg": 2.720, "AM875.jpg": 2.855, "AF450.jpg": 2.774, "CF537.jpg": 3.081, "AM141.jpg": 3.755,
+    "AM68.jpg": 3.295, "AF1973.jpg": 4.031,
 }
 
 
