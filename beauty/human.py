@@ -88,11 +88,22 @@ def _found(gray: np.ndarray, cascade, min_weight: float | None = None) -> bool:
     for s in _scales(side, cascade.getOriginalWindowSize()[0]):
         boxes, _, weights = cascade.detectMultiScale3(gray, scaleFactor=SCALE_STEP, minNeighbors=0, minSize=(s, s),
                                                       maxSize=(s, s), outputRejectLevels=True)
-        for (x, y, w, h), wt in zip(boxes, np.ravel(weights) if len(boxes) else ()):
-            if (abs((x + w / 2) / side - 0.5) < 0.15 and abs((y + h / 2) / side - 0.55) < 0.18
-                    and (min_weight is None or wt >= min_weight)):
+        for box, wt in zip(boxes, np.ravel(weights) if len(boxes) else ()):
+            if centred(box, side) and (min_weight is None or wt >= min_weight):
                 return True
     return False
+
+
+def centred(box, side: int) -> bool:
+    """A cascade's window (x, y, w, h) lies where an aligned side×side crop puts the face."""
+    x, y, w, h = box
+    return abs((x + w / 2) / side - 0.5) < 0.15 and abs((y + h / 2) / side - 0.55) < 0.18
+
+
+def shrunk_gray(crop: np.ndarray, side: int) -> np.ndarray:
+    """The crop as the cascades read it: shrunk to side×side, grey, histogram-equalised."""
+    small = cv2.resize(np.ascontiguousarray(crop), (side, side), interpolation=cv2.INTER_AREA)
+    return cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
 
 
 def haar_face(crop: np.ndarray, confidence: float = 1.0) -> bool:
@@ -101,8 +112,7 @@ def haar_face(crop: np.ndarray, confidence: float = 1.0) -> bool:
     also fire on clothing and patterns."""
     c = _cascades()
     for side in SIDES:
-        g = cv2.equalizeHist(cv2.cvtColor(cv2.resize(np.ascontiguousarray(crop), (side, side),
-                                                     interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY))
+        g = shrunk_gray(crop, side)
         if _found(g, c["frontalface_alt2"]) or _found(g, c["frontalface_alt"]):
             return True
         if confidence < MIN_CONFIDENCE:
