@@ -528,6 +528,15 @@ def main(eval_6040: str, eval_notta: str, eval_folds: str, fold_config: str, ext
         "  and MEBeauty-dev val Pearson 0.579 → 0.609 (Spearman 0.547 → 0.575; through the app, the same 222 photos).",
         "- **A third stage** (the previous release's weights, 2 more epochs of stage 2 at lr 5e-5, seed 1): PC 0.9110,",
         "  MAE 0.2113, MEBeauty-dev val 0.565: no gain, not used.",
+        "- **A second seed, and ensembles of the two** (seed 1, the same two stages, 2 CPU cores): stage 1 PC 0.9095 (seed 0:",
+        "  0.9115), after stage 2 PC 0.9106, MAE 0.2121, MEBeauty-dev val 0.599 (seed 0, shipped: 0.9118, 0.2125, 0.609), so",
+        "  the seed alone moves test PC by 0.001–0.002. The mean of the two models' scores (each with flip TTA: four",
+        "  network passes) reaches PC 0.9153, MAE 0.2060, MEBeauty-dev val 0.613, but takes twice the model time (the",
+        "  CPU budget is 0.10 of a ResNet50 forward) and two float32 LiteRT files take the weights past 25 MB; at the",
+        "  cost of one model (seed 0 on the crop, seed 1 on its mirror image) PC 0.9135, MAE 0.2082. Not shipped.",
+        "  Averaging the two models' weights instead (one network) fails: PC 0.9059, MAE 0.302. Re-estimating the",
+        "  shipped model's BatchNorm statistics on the clean training crops and their mirror images (with momentum 0.9",
+        "  they come from the last augmented batches): PC 0.9114, MAE 0.2297, worse.",
         "- All numbers above are measured with the app's current pipeline.",
     ]
     if fold_cfg:
